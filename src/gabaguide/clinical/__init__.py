@@ -1,0 +1,1 @@
+"""Pure clinical rules: renal function, regimen, taper; ``assess`` composes them."""

@@ -1,0 +1,329 @@
+"""Domain types: what a caller gives (:class:`Patient`) and what gabaguide answers (:class:`Assessment`).
+
+One definition serves the CLI, the JSON API, the JSON Schemas and the OpenAPI document. Input is
+validated once, here, into frozen models; the rules trust it afterwards. :func:`parse_patient` turns
+every validation problem into one sentence naming the field and the allowed range.
+
+The numeric limits below are *plausibility* limits for input (a weight of 900 kg is a typing error),
+not clinical facts; every dose, band and threshold the rules use comes from the knowledge base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from gabaguide.errors import InputError
+
+Sex = Literal["female", "male"]
+Dialysis = Literal["none", "hemodialysis", "peritoneal"]
+Goal = Literal["start", "review", "stop", "switch"]
+Severity = Literal["info", "caution", "warning", "contraindicated"]
+CreatinineUnit = Literal["mg/dL", "umol/L"]
+
+SEVERITY_ORDER: Mapping[Severity, int] = {"info": 0, "caution": 1, "warning": 2, "contraindicated": 3}
+
+
+def _range_check(lo: float, hi: float, unit: str) -> Callable[[float], float]:
+    def check(value: float) -> float:
+        if not lo <= value <= hi:
+            raise PydanticCustomError(
+                "out_of_range",
+                "must be between {lo} and {hi}{unit}; got {value}",
+                {"lo": _num(lo), "hi": _num(hi), "unit": f" {unit}" if unit else "", "value": value},
+            )
+        return value
+
+    return check
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def ranged(lo: float, hi: float, unit: str, description: str) -> Any:
+    """A float field limited to [lo, hi] whose error message names the range and the unit."""
+    return Annotated[
+        float,
+        Strict(),
+        AfterValidator(_range_check(lo, hi, unit)),
+        Field(description=description, json_schema_extra={"minimum": lo, "maximum": hi}),
+    ]
+
+
+def ranged_int(lo: int, hi: int, unit: str, description: str) -> Any:
+    """An integer field limited to [lo, hi] whose error message names the range and the unit."""
+    return Annotated[
+        int,
+        Strict(),
+        AfterValidator(_range_check(lo, hi, unit)),
+        Field(description=description, json_schema_extra={"minimum": lo, "maximum": hi}),
+    ]
+
+
+_INPUT = ConfigDict(extra="forbid", frozen=True)
+StrictBool = Annotated[bool, Strict()]
+_OUTPUT = ConfigDict(extra="forbid", frozen=True)
+
+# Plausibility limits for creatinine in each unit (1 mg/dL = 88.4 umol/L; the conversion used by the
+# rules lives in the knowledge base).
+_CREATININE_LIMITS: Mapping[str, tuple[float, float]] = {"mg/dL": (0.1, 25.0), "umol/L": (9.0, 2200.0)}
+
+AgeYears = ranged(0, 120, "years", "Age in years (fractions allowed for children).")
+WeightKg = ranged(0.5, 400, "kg", "Actual body weight in kilograms.")
+HeightCm = ranged(30, 250, "cm", "Height in centimetres.")
+CrClMlMin = ranged(0, 250, "mL/min", "Measured creatinine clearance; overrides Cockcroft-Gault.")
+DoseMg = ranged(0.5, 10000, "mg", "Amount per administration in milligrams.")
+DailyMg = ranged(1, 20000, "mg/day", "Total daily dose in milligrams.")
+TimesPerDay = ranged_int(1, 6, "times a day", "Administrations per day.")
+ShortText = Annotated[str, Strict(), Field(min_length=1, max_length=200)]
+
+
+class SerumCreatinine(BaseModel):
+    """A serum creatinine result with its unit."""
+
+    model_config = _INPUT
+
+    value: Annotated[float, Strict()] = Field(description="Serum creatinine value.")
+    unit: CreatinineUnit = Field(description="'mg/dL' or 'umol/L'.")
+
+    @model_validator(mode="after")
+    def _plausible(self) -> SerumCreatinine:
+        lo, hi = _CREATININE_LIMITS[self.unit]
+        if not lo <= self.value <= hi:
+            raise PydanticCustomError(
+                "out_of_range",
+                "value must be between {lo} and {hi} {unit}; got {value}",
+                {"lo": _num(lo), "hi": _num(hi), "unit": self.unit, "value": self.value},
+            )
+        return self
+
+
+class Medication(BaseModel):
+    """Another medicine the patient takes (name and/or RxNorm code)."""
+
+    model_config = _INPUT
+
+    name: ShortText
+    rxcui: Annotated[str, Strict(), Field(pattern=r"^[0-9]{1,10}$")] | None = None
+    dose_mg: DoseMg | None = None
+    times_per_day: TimesPerDay | None = None
+
+
+class CurrentRegimen(BaseModel):
+    """The gabapentinoid regimen the patient takes now."""
+
+    model_config = _INPUT
+
+    product: ShortText = Field(description="Product id from the knowledge base, e.g. 'gabapentin'.")
+    dose_mg: DoseMg
+    times_per_day: TimesPerDay
+
+
+class Patient(BaseModel):
+    """One patient as the caller describes them. Unknown fields are an error."""
+
+    model_config = _INPUT
+
+    patient_id: ShortText | None = Field(None, description="Caller's id, echoed in the result.")
+    age_years: AgeYears | None = None
+    sex: Sex | None = None
+    weight_kg: WeightKg | None = None
+    height_cm: HeightCm | None = None
+    serum_creatinine: SerumCreatinine | None = None
+    crcl_ml_min: CrClMlMin | None = None
+    dialysis: Dialysis = "none"
+    pregnant: StrictBool | None = None
+    breastfeeding: StrictBool | None = None
+    allergies: tuple[ShortText, ...] = ()
+    conditions: tuple[ShortText, ...] = ()
+    medications: tuple[Medication, ...] = ()
+    indication: ShortText | None = None
+    goal: Goal = "start"
+    product: ShortText | None = Field(
+        None, description="Product to plan (default 'gabapentin' immediate release)."
+    )
+    current_regimen: CurrentRegimen | None = None
+    target_daily_mg: DailyMg | None = None
+
+
+class Citation(BaseModel):
+    """Where a fact can be checked: a source id from the knowledge base and a place in it."""
+
+    model_config = _OUTPUT
+
+    source: str
+    locator: str
+
+
+class Finding(BaseModel):
+    """A clinical observation with its severity, reasons and citations."""
+
+    model_config = _OUTPUT
+
+    code: str
+    severity: Severity
+    summary: str
+    detail: str
+    citations: tuple[Citation, ...]
+
+
+class Unit(BaseModel):
+    """Part of one dose: ``count`` pieces (or mL of solution) of a form of ``strength_mg``."""
+
+    model_config = _OUTPUT
+
+    strength_mg: float = Field(description="Milligrams per piece, or per mL for a solution.")
+    form: str
+    count: float = Field(description="Pieces (0.5 = half a scored tablet) or millilitres.")
+    measure: Literal["capsule", "tablet", "mL"]
+
+
+class Dose(BaseModel):
+    """One administration: clock time, amount, and what to take."""
+
+    model_config = _OUTPUT
+
+    time: str = Field(description="Clock time HH:MM.")
+    mg: float
+    units: tuple[Unit, ...]
+    note: str | None = None
+
+
+class PlanDay(BaseModel):
+    """All doses of one day of a plan."""
+
+    model_config = _OUTPUT
+
+    day: int
+    daily_mg: float
+    doses: tuple[Dose, ...]
+
+
+class Maintenance(BaseModel):
+    """The dose the titration arrives at and keeps."""
+
+    model_config = _OUTPUT
+
+    daily_mg: float
+    doses: tuple[Dose, ...]
+    every_n_days: int = 1
+
+
+class Plan(BaseModel):
+    """Titration to a target, the maintenance regimen, the maximum, and a taper when stopping."""
+
+    model_config = _OUTPUT
+
+    product: str
+    scheme: str | None = Field(None, description="Dosing scheme id from the knowledge base.")
+    target_daily_mg: float | None
+    max_daily_mg: float | None
+    titration: tuple[PlanDay, ...] = ()
+    maintenance: Maintenance | None = None
+    taper: tuple[PlanDay, ...] = ()
+    instructions: tuple[str, ...] = ()
+
+
+class Renal(BaseModel):
+    """Kidney function and the label's dose band for it."""
+
+    model_config = _OUTPUT
+
+    crcl_ml_min: float | None
+    method: Literal["measured", "cockcroft-gault", "not-available"]
+    band: str | None
+    daily_min_mg: float | None
+    daily_max_mg: float | None
+    doses_per_day: int | None
+    hemodialysis_supplement_mg: float | None
+    citations: tuple[Citation, ...] = ()
+
+
+class Assessment(BaseModel):
+    """gabaguide's answer for one patient. Advice for a clinician; never a replacement for one."""
+
+    model_config = _OUTPUT
+
+    patient_id: str | None = None
+    renal: Renal
+    plan: Plan | None
+    findings: tuple[Finding, ...]
+    alternatives: tuple[dict[str, Any], ...] = Field(
+        (), description="Alternatives to gabapentin (filled by the safety and alternatives rules)."
+    )
+    schedule: tuple[dict[str, Any], ...] = Field(
+        (), description="Clock-time schedule (filled by the dose-time scheduler)."
+    )
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "input"
+
+
+def _sentence(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    path = _path(loc)
+    given = error.get("input")
+    if kind == "out_of_range":
+        return f"{path} {error['msg']}"
+    if kind == "missing":
+        return f"{path} is required"
+    if kind == "extra_forbidden":
+        return f"{path} is not a known field"
+    if kind == "literal_error":
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"{path} must be one of {allowed}; got {given!r}"
+    if kind in {"string_too_short", "string_too_long"}:
+        return f"{path} must be 1 to 200 characters long"
+    if kind == "string_pattern_mismatch":
+        return f"{path} must be digits only (an RxNorm code); got {given!r}"
+    readable = {
+        "float_type": "a number",
+        "int_type": "a whole number",
+        "int_from_float": "a whole number",
+        "bool_type": "true or false",
+        "string_type": "text",
+        "model_type": "an object",
+        "tuple_type": "a list",
+        "model_attributes_type": "an object",
+        "float_parsing": "a number",
+        "int_parsing": "a whole number",
+        "finite_number": "a finite number",
+    }
+    if kind in readable:
+        return f"{path} must be {readable[kind]}; got {given!r}"
+    return f"{path}: {error['msg']}"
+
+
+def input_problems(error: ValidationError) -> list[str]:
+    """One sentence per problem in a pydantic ValidationError, each naming its field."""
+    return [_sentence(e) for e in error.errors()]
+
+
+def parse_patient(data: object) -> Patient:
+    """Validate a decoded JSON value as a :class:`Patient`; raise :class:`InputError` if it is not one."""
+    if not isinstance(data, dict):
+        raise InputError([f"input must be a JSON object (one patient); got {type(data).__name__}"])
+    try:
+        return Patient.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(input_problems(exc)) from None

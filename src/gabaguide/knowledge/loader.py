@@ -1,0 +1,175 @@
+"""Read and validate the knowledge files; fail loudly on anything that does not check out.
+
+The loader reads TOML with :mod:`tomllib` from a directory (the packaged ``data/`` by default, read
+through :mod:`importlib.resources`), validates each file against its model in
+:mod:`gabaguide.knowledge.schema`, then checks what no single file can: every citation's source
+resolves, ids are unique, and cross-references (products, schemes, bands, indications) exist.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from gabaguide.domain import Citation, input_problems
+from gabaguide.errors import KnowledgeError
+from gabaguide.knowledge.model import Knowledge
+from gabaguide.knowledge.schema import (
+    DosingFile,
+    FactsFile,
+    FindingsFile,
+    IndicationsFile,
+    ProductsFile,
+    RenalFile,
+    SourcesFile,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+FACTS_PREFIX = "facts-"
+
+
+def packaged_data() -> Traversable:
+    """The knowledge files shipped inside the package."""
+    return files("gabaguide.knowledge") / "data"
+
+
+def load_from(directory: Traversable) -> Knowledge:
+    """Load and cross-check every knowledge file in ``directory``; raise KnowledgeError if broken."""
+    problems: list[str] = []
+
+    def read(name: str, model: type[M]) -> M | None:
+        path = directory / name
+        if not path.is_file():
+            problems.append(f"{name}: file is missing")
+            return None
+        return _validate(name, path.read_text(encoding="utf-8"), model, problems)
+
+    sources = read("sources.toml", SourcesFile)
+    products = read("products.toml", ProductsFile)
+    indications = read("indications.toml", IndicationsFile)
+    dosing = read("dosing.toml", DosingFile)
+    renal = read("renal.toml", RenalFile)
+    findings = read("findings.toml", FindingsFile)
+    facts: list[FactsFile] = []
+    for entry in sorted(directory.iterdir(), key=lambda t: t.name):
+        if entry.name.startswith(FACTS_PREFIX) and entry.name.endswith(".toml"):
+            parsed = _validate(entry.name, entry.read_text(encoding="utf-8"), FactsFile, problems)
+            if parsed is not None:
+                facts.append(parsed)
+    if problems:
+        raise KnowledgeError(problems)
+    assert sources and products and indications and dosing and renal and findings
+    knowledge = Knowledge(
+        sources=sources.sources,
+        products=products.products,
+        indications=indications.indications,
+        dosing=dosing,
+        renal=renal,
+        finding_kinds=findings.findings,
+        statements=tuple(s for f in facts for s in f.statements),
+        adverse_reactions=tuple(r for f in facts for r in f.adverse_reactions),
+        pk_parameters=tuple(p for f in facts for p in f.pk_parameters),
+    )
+    problems.extend(_cross_check(knowledge))
+    if problems:
+        raise KnowledgeError(problems)
+    return knowledge
+
+
+def _validate(name: str, text: str, model: type[M], problems: list[str]) -> M | None:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{name}: not valid TOML: {exc}")
+        return None
+    try:
+        return model.model_validate(_tuples(raw))
+    except ValidationError as exc:
+        problems.extend(f"{name}: {p}" for p in input_problems(exc))
+        return None
+
+
+def _tuples(value: Any) -> Any:
+    """TOML arrays become tuples so that the strict, frozen models accept them."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def _citations(value: object, where: str) -> Iterator[tuple[str, Citation]]:
+    if isinstance(value, Citation):
+        yield where, value
+    elif isinstance(value, BaseModel):
+        for field in type(value).model_fields:
+            yield from _citations(getattr(value, field), f"{where}.{field}" if where else field)
+    elif isinstance(value, tuple):
+        for i, item in enumerate(value):
+            label = getattr(item, "id", None) or getattr(item, "code", None) or str(i)
+            yield from _citations(item, f"{where}[{label}]")
+
+
+def _duplicates(kind: str, ids: list[str]) -> list[str]:
+    seen: set[str] = set()
+    dup = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
+    return [f"{kind}: id {d!r} is used more than once" for d in dup]
+
+
+def _cross_check(k: Knowledge) -> list[str]:
+    problems: list[str] = []
+    source_ids = {s.id for s in k.sources}
+    for where, cite in _citations(k, ""):
+        if cite.source not in source_ids:
+            problems.append(f"{where}: source {cite.source!r} is not in sources.toml")
+    problems += _duplicates("sources.toml", [s.id for s in k.sources])
+    problems += _duplicates("products.toml", [p.id for p in k.products])
+    problems += _duplicates("indications.toml", [i.id for i in k.indications])
+    problems += _duplicates("dosing.toml", [s.id for s in k.dosing.schemes])
+    problems += _duplicates("renal.toml", [b.id for b in k.renal.bands])
+    problems += _duplicates("findings.toml", [f.code for f in k.finding_kinds])
+    problems += _duplicates("facts statements", [s.id for s in k.statements])
+    problems += _duplicates("facts adverse reactions", [r.id for r in k.adverse_reactions])
+    problems += _duplicates("facts pk parameters", [p.id for p in k.pk_parameters])
+
+    product_ids = {p.id for p in k.products}
+    indication_ids = {i.id for i in k.indications}
+    scheme_ids = {s.id for s in k.dosing.schemes}
+    band_ids = {b.id for b in k.renal.bands}
+
+    def need(where: str, value: str | None, known: set[str], what: str) -> None:
+        if value is not None and value not in known:
+            problems.append(f"{where}: {what} {value!r} is not defined")
+
+    for ind in k.indications:
+        for pid in ind.approved_products:
+            need(f"indications.toml[{ind.id}]", pid, product_ids, "product")
+        for sid in ind.schemes:
+            need(f"indications.toml[{ind.id}]", sid, scheme_ids, "dosing scheme")
+    need("dosing.toml limits", k.dosing.limits.generic_scheme, scheme_ids, "dosing scheme")
+    for s in k.dosing.schemes:
+        need(f"dosing.toml schemes[{s.id}]", s.product, product_ids, "product")
+        need(f"dosing.toml schemes[{s.id}]", s.indication, indication_ids, "indication")
+    for r in k.dosing.taper_rules:
+        need("dosing.toml taper_rules", None if r.product == "*" else r.product, product_ids, "product")
+    for d in k.dosing.dose_times:
+        need("dosing.toml dose_times", None if d.product == "*" else d.product, product_ids, "product")
+        need("dosing.toml dose_times", d.indication, indication_ids, "indication")
+    for b in k.renal.bands:
+        need(f"renal.toml bands[{b.id}]", b.product, product_ids, "product")
+        need(f"renal.toml bands[{b.id}]", b.indication, indication_ids, "indication")
+        need(f"renal.toml bands[{b.id}]", b.scheme, scheme_ids, "dosing scheme")
+    for p in k.renal.proportional:
+        need("renal.toml proportional", p.product, product_ids, "product")
+        need("renal.toml proportional", p.reference_band, band_ids, "band")
+    for h in k.renal.hemodialysis_supplements:
+        need("renal.toml hemodialysis_supplements", h.product, product_ids, "product")
+    if not any(r.product == "*" for r in k.dosing.taper_rules):
+        problems.append("dosing.toml taper_rules: a rule for product '*' is required")
+    return problems

@@ -1,0 +1,87 @@
+"""The loaded knowledge base: validated records plus the look-ups the rules need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from gabaguide.domain import Citation
+from gabaguide.knowledge.schema import (
+    AdverseReaction,
+    DosingFile,
+    DosingScheme,
+    FindingKind,
+    Indication,
+    PkParameter,
+    Product,
+    RenalBand,
+    RenalFile,
+    Source,
+    Statement,
+)
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything in ``knowledge/data``, validated and cross-checked by the loader."""
+
+    sources: tuple[Source, ...]
+    products: tuple[Product, ...]
+    indications: tuple[Indication, ...]
+    dosing: DosingFile
+    renal: RenalFile
+    finding_kinds: tuple[FindingKind, ...]
+    statements: tuple[Statement, ...] = ()
+    adverse_reactions: tuple[AdverseReaction, ...] = ()
+    pk_parameters: tuple[PkParameter, ...] = field(default=())
+
+    @cached_property
+    def source_by_id(self) -> dict[str, Source]:
+        return {s.id: s for s in self.sources}
+
+    @cached_property
+    def product_by_id(self) -> dict[str, Product]:
+        return {p.id: p for p in self.products}
+
+    @cached_property
+    def product_by_name(self) -> dict[str, Product]:
+        """Product ids, names and brand names, lower-cased, to products."""
+        out: dict[str, Product] = {}
+        for p in self.products:
+            for name in (p.id, p.name, *p.brands):
+                out.setdefault(name.lower(), p)
+        return out
+
+    @cached_property
+    def scheme_by_id(self) -> dict[str, DosingScheme]:
+        return {s.id: s for s in self.dosing.schemes}
+
+    @cached_property
+    def finding_kind(self) -> dict[str, FindingKind]:
+        return {f.code: f for f in self.finding_kinds}
+
+    @cached_property
+    def indication_by_name(self) -> dict[str, Indication]:
+        """Indication ids, names and synonyms, normalised, to indications."""
+        out: dict[str, Indication] = {}
+        for ind in self.indications:
+            for name in (ind.id, ind.name, *ind.synonyms):
+                out.setdefault(normalise(name), ind)
+        return out
+
+    def bands_for(self, product: str, indication: str | None = None) -> tuple[RenalBand, ...]:
+        """The renal table rows of a product (and indication, where the table differs by one)."""
+        rows = [b for b in self.renal.bands if b.product == product]
+        specific = [b for b in rows if b.indication == indication]
+        return tuple(specific or [b for b in rows if b.indication is None])
+
+    def citation(self, source: str, locator: str) -> Citation:
+        """A citation to a known source (a KeyError names a source that does not exist)."""
+        self.source_by_id[source]  # noqa: B018 - fail on an unknown source
+        return Citation(source=source, locator=locator)
+
+
+def normalise(text: str) -> str:
+    """Lower case, punctuation to spaces, single spaces: how names are matched."""
+    kept = "".join(ch.lower() if ch.isalnum() else " " for ch in text)
+    return " ".join(kept.split())

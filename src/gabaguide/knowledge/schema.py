@@ -1,0 +1,370 @@
+"""The shape of every knowledge file. Unknown fields, bad units and wrong types are rejected.
+
+Each file under ``knowledge/data/`` is a TOML document validated by one ``*File`` model below.
+Every record that states a clinical fact carries ``cite``: one or more ``{source, locator}`` pairs
+whose ``source`` must resolve to an entry of ``sources.toml`` (checked by the loader).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gabaguide.domain import Citation, Severity
+
+
+class Record(BaseModel):
+    """Base of every knowledge record: strict, frozen, no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+Cite = tuple[Citation, ...]
+NonEmptyCite = Field(min_length=1)
+
+
+# --- sources ---------------------------------------------------------------------------------------
+
+
+class Source(Record):
+    id: str
+    title: str
+    document: str
+    url: str | None = None
+    kind: Literal[
+        "label", "label-non-us", "regulator", "guideline", "study", "secondary", "reference", "decision"
+    ]
+    jurisdiction: str | None = None
+    note: str | None = None
+
+
+class SourcesFile(Record):
+    sources: tuple[Source, ...]
+
+
+# --- products --------------------------------------------------------------------------------------
+
+Measure = Literal["capsule", "tablet", "mL"]
+
+
+class ProductForm(Record):
+    form: Literal[
+        "capsule",
+        "tablet",
+        "once-daily tablet",
+        "extended-release tablet",
+        "oral solution",
+    ]
+    measure: Measure
+    strength_mg: float = Field(gt=0, description="mg per piece, or mg per mL for a solution")
+    label: str = Field(description="Strength as printed, e.g. '250 mg/5 mL'")
+    scored: bool = False
+    measure_step_ml: float | None = Field(None, gt=0)
+    rxcui: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _solution_has_step(self) -> ProductForm:
+        if (self.measure == "mL") != (self.measure_step_ml is not None):
+            raise ValueError("measure_step_ml is required for mL forms and only for them")
+        return self
+
+
+class Product(Record):
+    id: str
+    name: str
+    ingredient: Literal["gabapentin", "gabapentin enacarbil", "pregabalin"]
+    brands: tuple[str, ...] = ()
+    release: Literal["immediate", "once-daily gastroretentive", "extended-release"]
+    interchange_group: str
+    may_crush_split_or_chew: bool
+    take_with: Literal["with or without food", "evening meal", "food", "not stated"]
+    forms: tuple[ProductForm, ...] = Field(min_length=1)
+    instructions: tuple[str, ...] = ()
+    cite: Cite = NonEmptyCite
+
+
+class ProductsFile(Record):
+    products: tuple[Product, ...]
+
+
+# --- indications -----------------------------------------------------------------------------------
+
+
+class Indication(Record):
+    id: str
+    name: str
+    synonyms: tuple[str, ...] = ()
+    gabapentin_status: Literal["approved", "off-label", "not-recommended"]
+    approved_products: tuple[str, ...] = ()
+    population: str
+    first_line: bool | None = None
+    evidence: str
+    schemes: tuple[str, ...] = ()
+    cite: Cite = NonEmptyCite
+
+
+class IndicationsFile(Record):
+    indications: tuple[Indication, ...]
+
+
+# --- dosing ----------------------------------------------------------------------------------------
+
+AmountUnit = Literal["mg/day", "mg/kg/day"]
+
+
+class Step(Record):
+    """From ``from_day`` on (until the next step), ``daily`` in ``doses_per_day`` equal doses."""
+
+    from_day: int = Field(ge=1)
+    daily: float = Field(gt=0)
+    doses_per_day: int = Field(ge=1, le=6)
+    every_n_days: int = Field(1, ge=1)
+
+
+class DosingScheme(Record):
+    id: str
+    product: str
+    indication: str
+    min_age_years: float | None = None
+    max_age_years: float | None = Field(None, description="exclusive")
+    unit: AmountUnit
+    steps: tuple[Step, ...] = Field(min_length=1)
+    step_up: float | None = Field(None, gt=0, description="increase per step after the printed ones")
+    step_interval_days: int | None = Field(None, ge=1)
+    doses_per_day: int = Field(ge=1, le=6)
+    every_n_days: int = Field(1, ge=1)
+    target_daily: float = Field(gt=0)
+    maintenance_min_daily: float = Field(gt=0)
+    maintenance_max_daily: float = Field(gt=0)
+    max_daily: float = Field(gt=0)
+    instructions: tuple[str, ...] = ()
+    cite: Cite = NonEmptyCite
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DosingScheme:
+        days = [s.from_day for s in self.steps]
+        if days != sorted(set(days)) or days[0] != 1:
+            raise ValueError("steps must start on day 1 and have increasing from_day")
+        if not self.maintenance_min_daily <= self.maintenance_max_daily <= self.max_daily:
+            raise ValueError("need maintenance_min_daily <= maintenance_max_daily <= max_daily")
+        if not self.target_daily <= self.max_daily:
+            raise ValueError("target_daily must not exceed max_daily")
+        if (self.step_up is None) != (self.step_interval_days is None):
+            raise ValueError("step_up and step_interval_days go together")
+        return self
+
+
+class TaperRule(Record):
+    """The general taper: never abrupt, at least ``min_days``, stepping down through ``levels``."""
+
+    product: str = Field(description="product id, or '*' for any product without its own")
+    min_days: int = Field(ge=1)
+    levels: tuple[float, ...] = Field(
+        min_length=1, description="fractions of the current daily dose, decreasing, each in (0, 1)"
+    )
+    doses_per_day: int | None = Field(None, ge=1, description="fixed frequency while tapering")
+    cite: Cite = NonEmptyCite
+
+    @model_validator(mode="after")
+    def _decreasing(self) -> TaperRule:
+        lv = self.levels
+        if any(not 0 < x < 1 for x in lv) or list(lv) != sorted(lv, reverse=True):
+            raise ValueError("levels must be decreasing fractions between 0 and 1")
+        return self
+
+
+class DoseTimes(Record):
+    """Default clock times for ``doses_per_day`` doses of a product (``*`` = any)."""
+
+    product: str
+    indication: str | None = None
+    doses_per_day: int = Field(ge=1, le=6)
+    times: tuple[str, ...]
+    note: str | None = None
+    cite: Cite = NonEmptyCite
+
+    @model_validator(mode="after")
+    def _times(self) -> DoseTimes:
+        if len(self.times) != self.doses_per_day:
+            raise ValueError("need one time per dose")
+        for t in self.times:
+            hh, _, mm = t.partition(":")
+            if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60 and len(mm) == 2):
+                raise ValueError(f"time {t!r} is not HH:MM")
+        return self
+
+
+class Limits(Record):
+    max_interval_h: float = Field(gt=0)
+    label_max_daily_mg: float = Field(gt=0)
+    generic_scheme: str = Field(description="titration used when only target_daily_mg is given")
+    cite: Cite = NonEmptyCite
+
+
+class DosingFile(Record):
+    limits: Limits
+    schemes: tuple[DosingScheme, ...]
+    taper_rules: tuple[TaperRule, ...]
+    dose_times: tuple[DoseTimes, ...]
+
+
+# --- renal -----------------------------------------------------------------------------------------
+
+
+class CockcroftGault(Record):
+    age_offset_years: float
+    denominator: float
+    female_factor: float
+    creatinine_unit: Literal["mg/dL"]
+    weight: Literal["actual"]
+    cite: Cite = NonEmptyCite
+
+
+class CreatinineConversion(Record):
+    umol_per_l_per_mg_dl: float = Field(gt=0)
+    cite: Cite = NonEmptyCite
+
+
+class RenalBand(Record):
+    """One printed row of a renal dosing table, with its edges exactly as printed."""
+
+    id: str
+    product: str
+    indication: str | None = None
+    label: str
+    dialysis: Literal["none", "hemodialysis"] = "none"
+    crcl_min: float | None = None
+    crcl_min_inclusive: bool = True
+    crcl_max: float | None = None
+    crcl_max_inclusive: bool = True
+    action: Literal["dose", "avoid"]
+    daily_min_mg: float | None = None
+    daily_max_mg: float | None = None
+    doses_per_day: int | None = None
+    every_n_days: int = 1
+    regimen_options_mg: tuple[float, ...] = ()
+    scheme: str | None = None
+    no_taper: bool = Field(False, description="the label says no taper is needed in this band")
+    instruction: str | None = None
+    cite: Cite = NonEmptyCite
+
+    @model_validator(mode="after")
+    def _dose_fields(self) -> RenalBand:
+        dosed = (self.daily_min_mg, self.daily_max_mg, self.doses_per_day)
+        if self.action == "dose" and None in dosed:
+            raise ValueError("a 'dose' band needs daily_min_mg, daily_max_mg and doses_per_day")
+        if self.action == "avoid" and any(x is not None for x in dosed):
+            raise ValueError("an 'avoid' band has no dose fields")
+        if self.daily_min_mg is not None and self.daily_max_mg is not None:
+            if self.daily_min_mg > self.daily_max_mg:
+                raise ValueError("daily_min_mg exceeds daily_max_mg")
+        return self
+
+
+class ProportionalBelow(Record):
+    """Below ``crcl_below``, scale the band ``reference_band`` by CrCl / ``reference_crcl``."""
+
+    product: str
+    crcl_below: float
+    reference_band: str
+    reference_crcl: float = Field(gt=0)
+    cite: Cite = NonEmptyCite
+
+
+class HemodialysisSupplement(Record):
+    product: str
+    maintenance_mg: float = Field(gt=0)
+    supplement_mg: float = Field(gt=0)
+    after_hours_of_dialysis: float = Field(gt=0)
+    cite: Cite = NonEmptyCite
+
+
+class GapRule(Record):
+    rule: Literal["lower-function"]
+    explanation: str
+    cite: Cite = NonEmptyCite
+
+
+class RenalFile(Record):
+    cockcroft_gault: CockcroftGault
+    creatinine: CreatinineConversion
+    gap_rule: GapRule
+    bands: tuple[RenalBand, ...]
+    proportional: tuple[ProportionalBelow, ...] = ()
+    hemodialysis_supplements: tuple[HemodialysisSupplement, ...] = ()
+
+
+# --- findings catalogue ----------------------------------------------------------------------------
+
+
+class FindingKind(Record):
+    code: str = Field(pattern=r"^[a-z]+(\.[a-z0-9-]+)+$")
+    severity: Severity
+    title: str
+    description: str
+
+
+class FindingsFile(Record):
+    findings: tuple[FindingKind, ...]
+
+
+# --- descriptive facts -----------------------------------------------------------------------------
+
+
+class AdverseReaction(Record):
+    id: str
+    study: str = Field(description="which trial pool, e.g. 'PHN placebo-controlled (Table 3)'")
+    population: str
+    reaction: str
+    drug_pct: float = Field(ge=0, le=100)
+    placebo_pct: float | None = Field(None, ge=0, le=100)
+    n_drug: int | None = None
+    n_placebo: int | None = None
+    cite: Cite = NonEmptyCite
+
+
+class Statement(Record):
+    """A sourced sentence: mechanism, warnings, pregnancy, lactation, misuse, efficacy, ..."""
+
+    id: str
+    topic: Literal[
+        "identity",
+        "mechanism",
+        "warning",
+        "pregnancy",
+        "lactation",
+        "pediatric",
+        "elderly",
+        "misuse",
+        "withdrawal",
+        "efficacy",
+        "administration",
+        "storage",
+        "article-correction",
+    ]
+    text: str
+    severity: Severity | None = None
+    cite: Cite = NonEmptyCite
+
+
+PkUnit = Literal["L", "L/h", "mL/min", "h", "1/h", "%", "fraction", "mg", "mg/L", "ug*h/mL", "L/kg"]
+
+
+class PkParameter(Record):
+    id: str
+    drug: Literal["gabapentin", "pregabalin"]
+    model: str = Field(description="'label' or the model's short name, e.g. 'tran-2017'")
+    name: str
+    value: float
+    unit: PkUnit
+    low: float | None = None
+    high: float | None = None
+    context: str = ""
+    cite: Cite = NonEmptyCite
+
+
+class FactsFile(Record):
+    statements: tuple[Statement, ...] = ()
+    adverse_reactions: tuple[AdverseReaction, ...] = ()
+    pk_parameters: tuple[PkParameter, ...] = ()
