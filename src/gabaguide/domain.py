@@ -1,4 +1,4 @@
-"""Domain types: what a caller gives (:class:`Patient`) and what gabaguide answers (:class:`Assessment`).
+"""Domain types: what a caller gives (:class:`Patient`) and what gabaguide answers.
 
 One definition serves the CLI, the JSON API, the JSON Schemas and the OpenAPI document. Input is
 validated once, here, into frozen models; the rules trust it afterwards. :func:`parse_patient` turns
@@ -32,7 +32,12 @@ Goal = Literal["start", "review", "stop", "switch"]
 Severity = Literal["info", "caution", "warning", "contraindicated"]
 CreatinineUnit = Literal["mg/dL", "umol/L"]
 
-SEVERITY_ORDER: Mapping[Severity, int] = {"info": 0, "caution": 1, "warning": 2, "contraindicated": 3}
+SEVERITY_ORDER: Mapping[Severity, int] = {
+    "info": 0,
+    "caution": 1,
+    "warning": 2,
+    "contraindicated": 3,
+}
 
 
 def _range_check(lo: float, hi: float, unit: str) -> Callable[[float], float]:
@@ -41,7 +46,12 @@ def _range_check(lo: float, hi: float, unit: str) -> Callable[[float], float]:
             raise PydanticCustomError(
                 "out_of_range",
                 "must be between {lo} and {hi}{unit}; got {value}",
-                {"lo": _num(lo), "hi": _num(hi), "unit": f" {unit}" if unit else "", "value": value},
+                {
+                    "lo": _num(lo),
+                    "hi": _num(hi),
+                    "unit": f" {unit}" if unit else "",
+                    "value": _num(value),
+                },
             )
         return value
 
@@ -52,24 +62,8 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def ranged(lo: float, hi: float, unit: str, description: str) -> Any:
-    """A float field limited to [lo, hi] whose error message names the range and the unit."""
-    return Annotated[
-        float,
-        Strict(),
-        AfterValidator(_range_check(lo, hi, unit)),
-        Field(description=description, json_schema_extra={"minimum": lo, "maximum": hi}),
-    ]
-
-
-def ranged_int(lo: int, hi: int, unit: str, description: str) -> Any:
-    """An integer field limited to [lo, hi] whose error message names the range and the unit."""
-    return Annotated[
-        int,
-        Strict(),
-        AfterValidator(_range_check(lo, hi, unit)),
-        Field(description=description, json_schema_extra={"minimum": lo, "maximum": hi}),
-    ]
+def _schema_range(lo: float, hi: float, description: str) -> Any:
+    return Field(description=description, json_schema_extra={"minimum": lo, "maximum": hi})
 
 
 _INPUT = ConfigDict(extra="forbid", frozen=True)
@@ -78,15 +72,53 @@ _OUTPUT = ConfigDict(extra="forbid", frozen=True)
 
 # Plausibility limits for creatinine in each unit (1 mg/dL = 88.4 umol/L; the conversion used by the
 # rules lives in the knowledge base).
-_CREATININE_LIMITS: Mapping[str, tuple[float, float]] = {"mg/dL": (0.1, 25.0), "umol/L": (9.0, 2200.0)}
+_CREATININE_LIMITS: Mapping[str, tuple[float, float]] = {
+    "mg/dL": (0.1, 25.0),
+    "umol/L": (9.0, 2200.0),
+}
 
-AgeYears = ranged(0, 120, "years", "Age in years (fractions allowed for children).")
-WeightKg = ranged(0.5, 400, "kg", "Actual body weight in kilograms.")
-HeightCm = ranged(30, 250, "cm", "Height in centimetres.")
-CrClMlMin = ranged(0, 250, "mL/min", "Measured creatinine clearance; overrides Cockcroft-Gault.")
-DoseMg = ranged(0.5, 10000, "mg", "Amount per administration in milligrams.")
-DailyMg = ranged(1, 20000, "mg/day", "Total daily dose in milligrams.")
-TimesPerDay = ranged_int(1, 6, "times a day", "Administrations per day.")
+AgeYears = Annotated[
+    float,
+    Strict(),
+    AfterValidator(_range_check(0, 120, "years")),
+    _schema_range(0, 120, "Age in years (fractions allowed for children)."),
+]
+WeightKg = Annotated[
+    float,
+    Strict(),
+    AfterValidator(_range_check(0.5, 400, "kg")),
+    _schema_range(0.5, 400, "Actual body weight in kilograms."),
+]
+HeightCm = Annotated[
+    float,
+    Strict(),
+    AfterValidator(_range_check(30, 250, "cm")),
+    _schema_range(30, 250, "Height in centimetres."),
+]
+CrClMlMin = Annotated[
+    float,
+    Strict(),
+    AfterValidator(_range_check(0, 250, "mL/min")),
+    _schema_range(0, 250, "Measured creatinine clearance; overrides Cockcroft-Gault."),
+]
+DoseMg = Annotated[
+    float,
+    Strict(),
+    AfterValidator(_range_check(0.5, 10000, "mg")),
+    _schema_range(0.5, 10000, "Amount per administration in milligrams."),
+]
+DailyMg = Annotated[
+    float,
+    Strict(),
+    AfterValidator(_range_check(1, 20000, "mg/day")),
+    _schema_range(1, 20000, "Total daily dose in milligrams."),
+]
+TimesPerDay = Annotated[
+    int,
+    Strict(),
+    AfterValidator(_range_check(1, 6, "times a day")),
+    _schema_range(1, 6, "Administrations per day."),
+]
 ShortText = Annotated[str, Strict(), Field(min_length=1, max_length=200)]
 
 
@@ -105,7 +137,7 @@ class SerumCreatinine(BaseModel):
             raise PydanticCustomError(
                 "out_of_range",
                 "value must be between {lo} and {hi} {unit}; got {value}",
-                {"lo": _num(lo), "hi": _num(hi), "unit": self.unit, "value": self.value},
+                {"lo": _num(lo), "hi": _num(hi), "unit": self.unit, "value": _num(self.value)},
             )
         return self
 
@@ -285,6 +317,8 @@ def _sentence(error: Mapping[str, Any]) -> str:
     given = error.get("input")
     if kind == "out_of_range":
         return f"{path} {error['msg']}"
+    if kind == "json_invalid":
+        return f"not valid JSON ({error.get('ctx', {}).get('error', error['msg'])})"
     if kind == "missing":
         return f"{path} is required"
     if kind == "extra_forbidden":

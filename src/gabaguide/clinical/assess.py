@@ -14,7 +14,14 @@ from gabaguide.knowledge.schema import DosingScheme, Indication, Product
 
 from .findings import by_severity, finding
 from .regimen import scheme_cap_mg, titrate
-from .renal import CrCl, RenalRange, estimate_crcl, hemodialysis_supplement, renal_findings, renal_range
+from .renal import (
+    CrCl,
+    RenalRange,
+    estimate_crcl,
+    hemodialysis_supplement,
+    renal_findings,
+    renal_range,
+)
 from .taper import taper
 
 DEFAULT_PRODUCT = "gabapentin"
@@ -86,7 +93,13 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
         plan = _taper_plan(k, patient, current, ind_id, crcl, findings)
 
     supplement = None
-    if patient.dialysis == "hemodialysis" and rng is not None and not rng.avoid and plan and plan.maintenance:
+    if (
+        patient.dialysis == "hemodialysis"
+        and rng is not None
+        and not rng.avoid
+        and plan
+        and plan.maintenance
+    ):
         found = hemodialysis_supplement(k, product.id, plan.maintenance.daily_mg)
         if found is not None:
             supplement = found[0]
@@ -117,7 +130,7 @@ def _renal_min_age(k: Knowledge) -> float:
 def _renal_summary(crcl: CrCl, rng: RenalRange | None, supplement: float | None) -> Renal:
     return Renal(
         crcl_ml_min=crcl.ml_min,
-        method=crcl.method,  # type: ignore[arg-type]
+        method=crcl.method,
         band=rng.label if rng else None,
         daily_min_mg=rng.daily_min_mg if rng else None,
         daily_max_mg=rng.daily_max_mg if rng else None,
@@ -131,7 +144,10 @@ def _indication_finding(k: Knowledge, ind: Indication, product: Product) -> Find
     if product.id in ind.approved_products:
         code, summary = "indication.approved", f"{ind.name}: FDA-approved use of {product.name}."
     elif ind.gabapentin_status == "not-recommended":
-        code, summary = "indication.not-recommended", f"{ind.name}: gabapentinoids are not recommended."
+        code, summary = (
+            "indication.not-recommended",
+            f"{ind.name}: gabapentinoids are not recommended.",
+        )
     elif ind.gabapentin_status == "approved" and product.ingredient == "gabapentin":
         code, summary = "indication.off-label", f"{ind.name}: not a labelled use of {product.name}."
     else:
@@ -142,10 +158,20 @@ def _indication_finding(k: Knowledge, ind: Indication, product: Product) -> Find
 def _formulation_findings(k: Knowledge, product: Product) -> list[Finding]:
     text = " ".join(product.instructions)
     return [
-        finding(k, "formulation.not-interchangeable", f"{product.name} is not interchangeable with "
-                "other gabapentin products.", text, product.cite),
-        finding(k, "formulation.do-not-crush", "Swallow whole: do not crush, split or chew.", text,
-                product.cite),
+        finding(
+            k,
+            "formulation.not-interchangeable",
+            f"{product.name} is not interchangeable with other gabapentin products.",
+            text,
+            product.cite,
+        ),
+        finding(
+            k,
+            "formulation.do-not-crush",
+            "Swallow whole: do not crush, split or chew.",
+            text,
+            product.cite,
+        ),
     ]
 
 
@@ -162,10 +188,14 @@ def _choose_scheme(
     age = patient.age_years
     generic = k.scheme_by_id[k.dosing.limits.generic_scheme]
     if indication is None or not indication.schemes:
-        if patient.target_daily_mg is not None and product.id == generic.product:
-            if age is None or (generic.min_age_years or 0) <= age:
-                return generic
-        code = "plan.no-indication" if indication is None and not patient.indication else "plan.no-dosing-source"
+        adult = age is None or (generic.min_age_years or 0) <= age
+        if patient.target_daily_mg is not None and product.id == generic.product and adult:
+            return generic
+        code = (
+            "plan.no-indication"
+            if indication is None and not patient.indication
+            else "plan.no-dosing-source"
+        )
         if indication is not None or patient.indication is None:
             findings.append(
                 finding(
@@ -178,7 +208,9 @@ def _choose_scheme(
                 )
             )
         return None
-    candidates = [k.scheme_by_id[s] for s in indication.schemes if k.scheme_by_id[s].product == product.id]
+    candidates = [
+        k.scheme_by_id[s] for s in indication.schemes if k.scheme_by_id[s].product == product.id
+    ]
     if not candidates:
         findings.append(
             finding(
@@ -186,7 +218,8 @@ def _choose_scheme(
                 "plan.product-not-for-indication",
                 f"{product.name} has no labelled dosing for {indication.name}.",
                 "Choose a product labelled for this indication: "
-                + ", ".join(sorted({k.scheme_by_id[s].product for s in indication.schemes})) + ".",
+                + ", ".join(sorted({k.scheme_by_id[s].product for s in indication.schemes}))
+                + ".",
                 indication.cite,
             )
         )
@@ -194,18 +227,29 @@ def _choose_scheme(
     if age is None:
         if len(candidates) > 1:
             findings.append(
-                finding(k, "plan.age-required", "Age needed: dosing for this indication depends on age.",
-                        "Give age_years to choose the scheme.", [c for s in candidates for c in s.cite][:3])
+                finding(
+                    k,
+                    "plan.age-required",
+                    "Age needed: dosing for this indication depends on age.",
+                    "Give age_years to choose the scheme.",
+                    [c for s in candidates for c in s.cite][:3],
+                )
             )
             return None
         findings.append(
-            finding(k, "plan.age-required", f"Age not given: the plan uses the {candidates[0].id} scheme "
-                    f"for ages {candidates[0].min_age_years or 0:g} and over.",
-                    "Confirm the patient's age; the scheme is not checked against it.", candidates[0].cite)
+            finding(
+                k,
+                "plan.age-required",
+                f"Age not given: the plan uses the {candidates[0].id} scheme "
+                f"for ages {candidates[0].min_age_years or 0:g} and over.",
+                "Confirm the patient's age; the scheme is not checked against it.",
+                candidates[0].cite,
+            )
         )
         return candidates[0]
     fitting = [
-        s for s in candidates
+        s
+        for s in candidates
         if (s.min_age_years or 0) <= age and (s.max_age_years is None or age < s.max_age_years)
     ]
     if not fitting:
@@ -239,24 +283,41 @@ def _start_plan(
         instructions.append(rng.band.instruction)
     if scheme is None:
         if rng is not None and rng.band.dialysis == "hemodialysis" and rng.band.instruction:
-            return Plan(product=product.id, target_daily_mg=None, max_daily_mg=rng.daily_max_mg,
-                        instructions=tuple(instructions))
+            return Plan(
+                product=product.id,
+                target_daily_mg=None,
+                max_daily_mg=rng.daily_max_mg,
+                instructions=tuple(instructions),
+            )
         return None
     by_weight = scheme.unit == "mg/kg/day"
     if by_weight and patient.weight_kg is None:
         findings.append(
-            finding(k, "plan.weight-required", "Weight needed: this dosing is in mg/kg/day.",
-                    "Give weight_kg to plan the titration.", scheme.cite)
+            finding(
+                k,
+                "plan.weight-required",
+                "Weight needed: this dosing is in mg/kg/day.",
+                "Give weight_kg to plan the titration.",
+                scheme.cite,
+            )
         )
         return None
     factor = patient.weight_kg if by_weight and patient.weight_kg else 1.0
     cap = scheme_cap_mg(k, scheme, patient.weight_kg)
     renal_cap = rng.daily_max_mg if rng is not None else None
     limit = min(cap, renal_cap) if renal_cap is not None else cap
-    target = patient.target_daily_mg if patient.target_daily_mg is not None else scheme.target_daily * factor
+    target = (
+        patient.target_daily_mg
+        if patient.target_daily_mg is not None
+        else scheme.target_daily * factor
+    )
     if patient.target_daily_mg is not None:
         if patient.target_daily_mg > limit:
-            why = "the renal maximum" if renal_cap is not None and renal_cap < cap else "the label maximum"
+            why = (
+                "the renal maximum"
+                if renal_cap is not None and renal_cap < cap
+                else "the label maximum"
+            )
             findings.append(
                 finding(
                     k,
@@ -264,7 +325,11 @@ def _start_plan(
                     f"Target {patient.target_daily_mg:g} mg/day is above {why} of {limit:g} mg/day; "
                     "the plan stops there.",
                     f"Scheme {scheme.id} allows at most {cap:g} mg/day"
-                    + (f"; CrCl row {rng.label} allows at most {renal_cap:g} mg/day." if rng and renal_cap else "."),
+                    + (
+                        f"; CrCl row {rng.label} allows at most {renal_cap:g} mg/day."
+                        if rng and renal_cap
+                        else "."
+                    ),
                     [*scheme.cite, *(rng.citations if rng else ()), *k.dosing.limits.cite],
                 )
             )
@@ -314,7 +379,9 @@ def _product_max(k: Knowledge, product: Product, indication: str | None) -> floa
     return max(scheme_cap_mg(k, s, None) for s in specific)
 
 
-def _check_current(k: Knowledge, patient: Patient, current: Product, ind: str | None, crcl: CrCl) -> list[Finding]:
+def _check_current(
+    k: Knowledge, patient: Patient, current: Product, ind: str | None, crcl: CrCl
+) -> list[Finding]:
     reg = patient.current_regimen
     assert reg is not None
     daily = reg.dose_mg * reg.times_per_day
@@ -352,7 +419,11 @@ def _check_current(k: Knowledge, patient: Patient, current: Product, ind: str | 
                 )
             )
         max_gap = k.dosing.limits.max_interval_h
-        if current.release == "immediate" and rng.doses_per_day > 1 and 24 / reg.times_per_day > max_gap:
+        if (
+            current.release == "immediate"
+            and rng.doses_per_day > 1
+            and 24 / reg.times_per_day > max_gap
+        ):
             out.append(
                 finding(
                     k,
@@ -398,24 +469,37 @@ def _taper_plan(
     reg = patient.current_regimen
     if current is None or reg is None:
         findings.append(
-            finding(k, "taper.no-current-regimen", "No taper planned: the current regimen is not given.",
-                    "Give current_regimen with product, dose_mg and times_per_day.", cites)
+            finding(
+                k,
+                "taper.no-current-regimen",
+                "No taper planned: the current regimen is not given.",
+                "Give current_regimen with product, dose_mg and times_per_day.",
+                cites,
+            )
         )
         return None
     rng = renal_range(k, current.id, ind, crcl.ml_min, patient.dialysis)
     if rng is not None and rng.band.no_taper:
         findings.append(
-            finding(k, "taper.not-needed", f"{current.name} at CrCl {rng.label}: the label gives no taper.",
-                    "Stop as the prescriber directs.", rng.citations)
+            finding(
+                k,
+                "taper.not-needed",
+                f"{current.name} at CrCl {rng.label}: the label gives no taper.",
+                "Stop as the prescriber directs.",
+                rng.citations,
+            )
         )
         return Plan(product=current.id, target_daily_mg=None, max_daily_mg=None)
+    usable = rng is not None and not rng.avoid
+    caps = [_product_max(k, current, ind), rng.daily_max_mg if rng is not None and usable else None]
     days = taper(
         k,
         current,
         reg.dose_mg * reg.times_per_day,
         reg.times_per_day,
         ind,
-        rng.doses_per_day if rng is not None and not rng.avoid else None,
+        rng.doses_per_day if rng is not None and usable else None,
+        min((c for c in caps if c is not None), default=None),
     )
     return Plan(
         product=current.id,

@@ -26,6 +26,7 @@ class _Piece:
     quanta: int
 
 
+@cache
 def _pieces(product: Product) -> tuple[_Piece, ...]:
     out: list[_Piece] = []
     for f in product.forms:
@@ -38,6 +39,7 @@ def _pieces(product: Product) -> tuple[_Piece, ...]:
     return tuple(out)
 
 
+@cache
 def solid_step_mg(product: Product) -> float | None:
     """The granularity of doses made from solids (None if the product has no solid form)."""
     pieces = _pieces(product)
@@ -51,6 +53,7 @@ def solution(product: Product) -> ProductForm | None:
     return next((f for f in product.forms if f.measure == "mL"), None)
 
 
+@cache
 def solution_step_mg(product: Product) -> float | None:
     form = solution(product)
     if form is None or form.measure_step_ml is None:
@@ -104,14 +107,15 @@ def _best_combo(product: Product, amount: int, step: int) -> tuple[int, ...] | N
     if n <= _ENUMERATE_UP_TO:
         sizes = [p.quanta // step for p in pieces]
         combos = [
-            c for c in combinations_with_replacement(range(len(pieces)), n)
+            c
+            for c in combinations_with_replacement(range(len(pieces)), n)
             if sum(sizes[i] for i in c) == amount
         ]
 
         def rank(c: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
             halves = sum(1 for i in c if pieces[i].fraction < 1)
             forms = len({pieces[i].form.label for i in c})
-            return halves, forms, tuple(sorted((-pieces[i].quanta for i in c)))
+            return halves, forms, tuple(sorted(-pieces[i].quanta for i in c))
 
         return min(combos, key=rank)
     out: list[int] = []
@@ -167,11 +171,13 @@ def compose_solution(product: Product, mg: float) -> tuple[Unit, ...] | None:
     return (Unit(strength_mg=form.strength_mg, form=form.label, count=ml, measure="mL"),)
 
 
+@cache
 def compose(product: Product, mg: float) -> tuple[Unit, ...] | None:
     """Solids if they make the dose exactly, else the solution, else None."""
     return compose_solid(product, mg) or compose_solution(product, mg)
 
 
+@cache
 def round_down(product: Product, mg: float, prefer_solution: bool = False) -> float:
     """The largest dose not above ``mg`` that can be made; 0 if none can.
 

@@ -42,7 +42,11 @@ def dose_times(
     entries = k.dosing.dose_times
     for want_product, want_ind in ((product, indication), (product, None), ("*", None)):
         for e in entries:
-            if (e.product, e.indication, e.doses_per_day) == (want_product, want_ind, doses_per_day):
+            if (e.product, e.indication, e.doses_per_day) == (
+                want_product,
+                want_ind,
+                doses_per_day,
+            ):
                 return e.times, e.note
     raise LookupError(f"no dose times for {doses_per_day} doses a day of {product}")
 
@@ -85,6 +89,15 @@ def _steps(scheme: DosingScheme, factor: float, target: float) -> Iterator[_Step
         yield _Step(day, daily, scheme.doses_per_day, 1)
 
 
+def _per_dose(product: Product, mg: float, by_weight: bool, options: tuple[float, ...]) -> float:
+    """A dose the renal table prints (e.g. 125 or 150 mg) is given exactly when it can be measured;
+    anything else rounds down to real strengths."""
+    exact = next((o for o in options if isclose(o, mg)), None)
+    if exact is not None and compose(product, exact) is not None:
+        return exact
+    return round_down(product, mg, prefer_solution=by_weight)
+
+
 def titrate(
     k: Knowledge,
     product: Product,
@@ -102,16 +115,17 @@ def titrate(
         cap = min(cap, rng.daily_max_mg)
     target = min(target_daily_mg, cap)
     band_dpd = rng.doses_per_day if rng is not None else None
+    options = rng.regimen_options_mg if rng is not None else ()
 
     regimens: list[tuple[_Step, float, int]] = []  # step, per-dose mg, doses per day
     best_daily = 0.0
     for step in _steps(scheme, factor, target):
         wanted = min(step.daily_mg, target)
         dpd = min(step.doses_per_day, band_dpd) if band_dpd else step.doses_per_day
-        per_dose = round_down(product, wanted / dpd, prefer_solution=by_weight)
+        per_dose = _per_dose(product, wanted / dpd, by_weight, options)
         while per_dose <= 0 and dpd > 1:
             dpd -= 1
-            per_dose = round_down(product, wanted / dpd, prefer_solution=by_weight)
+            per_dose = _per_dose(product, wanted / dpd, by_weight, options)
         if per_dose <= 0:
             continue
         daily = per_dose * dpd
@@ -131,9 +145,13 @@ def titrate(
         for day in range(step.from_day, end):
             dosing_day = (day - step.from_day) % step.every_n_days == 0
             days.append(
-                PlanDay(day=day, daily_mg=per_dose * dpd if dosing_day else 0, doses=doses if dosing_day else ())
+                PlanDay(
+                    day=day,
+                    daily_mg=per_dose * dpd if dosing_day else 0,
+                    doses=doses if dosing_day else (),
+                )
             )
-    last_step, per_dose, dpd = regimens[-1]
+    _, per_dose, dpd = regimens[-1]
     every = max(scheme.every_n_days, rng.every_n_days if rng else 1)
     maintenance = Maintenance(
         daily_mg=per_dose * dpd,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import isclose
+from typing import Literal
 
 from gabaguide.domain import Citation, Finding, Patient
 from gabaguide.knowledge import Knowledge
@@ -27,7 +28,7 @@ class CrCl:
     """A creatinine clearance and how it was obtained."""
 
     ml_min: float | None
-    method: str  # "measured" | "cockcroft-gault" | "not-available"
+    method: Literal["measured", "cockcroft-gault", "not-available"]
     missing: tuple[str, ...] = ()
     citations: tuple[Citation, ...] = ()
 
@@ -43,6 +44,7 @@ class RenalRange:
     every_n_days: int
     proportional: ProportionalBelow | None
     in_gap: bool
+    regimen_options_mg: tuple[float, ...] = ()
 
     @property
     def avoid(self) -> bool:
@@ -67,7 +69,9 @@ def creatinine_mg_dl(value: float, unit: str, k: Knowledge) -> float:
     return value / k.renal.creatinine.umol_per_l_per_mg_dl
 
 
-def cockcroft_gault(age_years: float, weight_kg: float, female: bool, scr_mg_dl: float, k: Knowledge) -> float:
+def cockcroft_gault(
+    age_years: float, weight_kg: float, female: bool, scr_mg_dl: float, k: Knowledge
+) -> float:
     """Creatinine clearance (mL/min) by Cockcroft-Gault as printed in the gabapentin labels."""
     cg = k.renal.cockcroft_gault
     crcl = (cg.age_offset_years - age_years) * weight_kg / (cg.denominator * scr_mg_dl)
@@ -97,7 +101,9 @@ def estimate_crcl(patient: Patient, k: Knowledge) -> CrCl:
     )
     if missing:
         return CrCl(None, "not-available", missing)
-    assert patient.serum_creatinine and patient.age_years is not None and patient.weight_kg
+    assert patient.serum_creatinine is not None
+    assert patient.age_years is not None
+    assert patient.weight_kg is not None
     if patient.age_years < adolescent_min_age(k):
         return CrCl(None, "not-available", ())
     scr = creatinine_mg_dl(patient.serum_creatinine.value, patient.serum_creatinine.unit, k)
@@ -166,10 +172,13 @@ def _range(
         every_n_days=band.every_n_days,
         proportional=rule,
         in_gap=in_gap,
+        regimen_options_mg=tuple(round(x * scale, 1) for x in band.regimen_options_mg),
     )
 
 
-def hemodialysis_supplement(k: Knowledge, product: str, maintenance_mg: float) -> tuple[float, Citation] | None:
+def hemodialysis_supplement(
+    k: Knowledge, product: str, maintenance_mg: float
+) -> tuple[float, Citation] | None:
     """Post-dialysis supplement for a maintenance dose: the printed column at or below the dose."""
     rows = [h for h in k.renal.hemodialysis_supplements if h.product == product]
     exact = [h for h in rows if isclose(h.maintenance_mg, maintenance_mg)]
@@ -221,7 +230,11 @@ def renal_findings(
                 [k.citation("NEU48", "§2.3")],
             )
         )
-    if patient.dialysis == "hemodialysis" and crcl.ml_min is None and not (rng and rng.band.dialysis == "hemodialysis"):
+    if (
+        patient.dialysis == "hemodialysis"
+        and crcl.ml_min is None
+        and not (rng and rng.band.dialysis == "hemodialysis")
+    ):
         out.append(
             finding(
                 k,

@@ -20,7 +20,9 @@ from .regimen import doses_for
 def taper_rule(k: Knowledge, product: str) -> TaperRule:
     """The product's own taper rule, else the general one."""
     rules = k.dosing.taper_rules
-    return next((r for r in rules if r.product == product), None) or next(r for r in rules if r.product == "*")
+    return next((r for r in rules if r.product == product), None) or next(
+        r for r in rules if r.product == "*"
+    )
 
 
 def taper(
@@ -30,8 +32,12 @@ def taper(
     current_doses_per_day: int,
     indication: str | None,
     max_doses_per_day: int | None = None,
+    max_daily_mg: float | None = None,
 ) -> tuple[PlanDay, ...]:
-    """Day-by-day taper to stop; empty when no level below the current dose can be made."""
+    """Day-by-day taper to stop; empty when no level below the current dose can be made.
+
+    A current dose above the maximum is tapered from the maximum down: no planned day exceeds it.
+    """
     rule = taper_rule(k, product.id)
     dpd_cap = rule.doses_per_day or current_doses_per_day
     if max_doses_per_day:
@@ -40,6 +46,8 @@ def taper(
     ceiling = current_daily_mg
     for fraction in rule.levels:
         wanted = current_daily_mg * fraction
+        if max_daily_mg is not None:
+            wanted = min(wanted, max_daily_mg)
         for dpd in range(dpd_cap, 0, -1):
             per_dose = round_down(product, wanted / dpd)
             if per_dose > 0:
@@ -55,6 +63,7 @@ def taper(
     for i, (per_dose, dpd) in enumerate(levels):
         doses = doses_for(k, product, indication, per_dose, dpd)
         days.extend(
-            PlanDay(day=i * hold + d, daily_mg=per_dose * dpd, doses=doses) for d in range(1, hold + 1)
+            PlanDay(day=i * hold + d, daily_mg=per_dose * dpd, doses=doses)
+            for d in range(1, hold + 1)
         )
     return tuple(days)

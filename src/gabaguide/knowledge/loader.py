@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
+from dataclasses import fields
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any, TypeVar
@@ -64,7 +65,8 @@ def load_from(directory: Traversable) -> Knowledge:
                 facts.append(parsed)
     if problems:
         raise KnowledgeError(problems)
-    assert sources and products and indications and dosing and renal and findings
+    if not (sources and products and indications and dosing and renal and findings):
+        raise KnowledgeError(["knowledge files missing"])  # pragma: no cover - reported above
     knowledge = Knowledge(
         sources=sources.sources,
         products=products.products,
@@ -107,6 +109,9 @@ def _tuples(value: Any) -> Any:
 def _citations(value: object, where: str) -> Iterator[tuple[str, Citation]]:
     if isinstance(value, Citation):
         yield where, value
+    elif isinstance(value, Knowledge):
+        for f in fields(value):
+            yield from _citations(getattr(value, f.name), f.name)
     elif isinstance(value, BaseModel):
         for field in type(value).model_fields:
             yield from _citations(getattr(value, field), f"{where}.{field}" if where else field)
@@ -157,9 +162,19 @@ def _cross_check(k: Knowledge) -> list[str]:
         need(f"dosing.toml schemes[{s.id}]", s.product, product_ids, "product")
         need(f"dosing.toml schemes[{s.id}]", s.indication, indication_ids, "indication")
     for r in k.dosing.taper_rules:
-        need("dosing.toml taper_rules", None if r.product == "*" else r.product, product_ids, "product")
+        need(
+            "dosing.toml taper_rules",
+            None if r.product == "*" else r.product,
+            product_ids,
+            "product",
+        )
     for d in k.dosing.dose_times:
-        need("dosing.toml dose_times", None if d.product == "*" else d.product, product_ids, "product")
+        need(
+            "dosing.toml dose_times",
+            None if d.product == "*" else d.product,
+            product_ids,
+            "product",
+        )
         need("dosing.toml dose_times", d.indication, indication_ids, "indication")
     for b in k.renal.bands:
         need(f"renal.toml bands[{b.id}]", b.product, product_ids, "product")

@@ -77,7 +77,7 @@ class Knowledge:
 
     def citation(self, source: str, locator: str) -> Citation:
         """A citation to a known source (a KeyError names a source that does not exist)."""
-        self.source_by_id[source]  # noqa: B018 - fail on an unknown source
+        self.source_by_id[source]
         return Citation(source=source, locator=locator)
 
 

@@ -33,7 +33,14 @@ class Source(Record):
     document: str
     url: str | None = None
     kind: Literal[
-        "label", "label-non-us", "regulator", "guideline", "study", "secondary", "reference", "decision"
+        "label",
+        "label-non-us",
+        "regulator",
+        "guideline",
+        "study",
+        "secondary",
+        "reference",
+        "decision",
     ]
     jurisdiction: str | None = None
     note: str | None = None
@@ -130,7 +137,9 @@ class DosingScheme(Record):
     max_age_years: float | None = Field(None, description="exclusive")
     unit: AmountUnit
     steps: tuple[Step, ...] = Field(min_length=1)
-    step_up: float | None = Field(None, gt=0, description="increase per step after the printed ones")
+    step_up: float | None = Field(
+        None, gt=0, description="increase per step after the printed ones"
+    )
     step_interval_days: int | None = Field(None, ge=1)
     doses_per_day: int = Field(ge=1, le=6)
     every_n_days: int = Field(1, ge=1)
@@ -190,7 +199,9 @@ class DoseTimes(Record):
             raise ValueError("need one time per dose")
         for t in self.times:
             hh, _, mm = t.partition(":")
-            if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60 and len(mm) == 2):
+            if not (
+                hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60 and len(mm) == 2
+            ):
                 raise ValueError(f"time {t!r} is not HH:MM")
         return self
 
@@ -256,9 +267,9 @@ class RenalBand(Record):
             raise ValueError("a 'dose' band needs daily_min_mg, daily_max_mg and doses_per_day")
         if self.action == "avoid" and any(x is not None for x in dosed):
             raise ValueError("an 'avoid' band has no dose fields")
-        if self.daily_min_mg is not None and self.daily_max_mg is not None:
-            if self.daily_min_mg > self.daily_max_mg:
-                raise ValueError("daily_min_mg exceeds daily_max_mg")
+        lo, hi = self.daily_min_mg, self.daily_max_mg
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError("daily_min_mg exceeds daily_max_mg")
         return self
 
 

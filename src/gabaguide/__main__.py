@@ -1,0 +1,5 @@
+"""``python -m gabaguide`` runs the command line."""
+
+from gabaguide.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Bundled example patients (``patients.jsonl``) for the demo and the README."""

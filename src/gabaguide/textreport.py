@@ -1,0 +1,202 @@
+"""Rich renderings of an Assessment and of knowledge look-ups, for people at a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from gabaguide.domain import Assessment, Citation, Dose, PlanDay
+from gabaguide.knowledge import Knowledge
+
+SEVERITY_STYLE = {
+    "contraindicated": "bold white on red",
+    "warning": "bold red",
+    "caution": "yellow",
+    "info": "cyan",
+}
+
+DISCLAIMER = (
+    "Decision support for clinicians: check every recommendation against the cited source and "
+    "the patient. Patients: follow your prescriber and never change your dose yourself."
+)
+
+
+def cite_text(citations: Iterable[Citation]) -> str:
+    return "; ".join(f"{c.source} {c.locator}" for c in citations)
+
+
+def _dose_text(doses: Iterable[Dose]) -> str:
+    parts = []
+    for d in doses:
+        units = " + ".join(f"{u.count:g} {u.measure} x {u.form}" for u in d.units)
+        parts.append(f"{d.time} {d.mg:g} mg ({units})")
+    return "\n".join(parts) or "no dose"
+
+
+def _days_table(title: str, days: Iterable[PlanDay]) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("day", justify="right")
+    table.add_column("mg/day", justify="right")
+    table.add_column("doses")
+    for day in days:
+        table.add_row(str(day.day), f"{day.daily_mg:g}", _dose_text(day.doses))
+    return table
+
+
+def assessment_view(a: Assessment) -> RenderableType:
+    """One patient's assessment as panels and tables."""
+    r = a.renal
+    crcl = "unknown" if r.crcl_ml_min is None else f"{r.crcl_ml_min:g} mL/min ({r.method})"
+    renal = Text.assemble(("Kidney function: ", "bold"), crcl)
+    if r.band and r.daily_min_mg is not None and r.daily_max_mg is not None:
+        renal.append(
+            f"\nLabel band {r.band}: {r.daily_min_mg:g}-{r.daily_max_mg:g} mg/day, "
+            f"{r.doses_per_day} dose(s) a day"
+        )
+    elif r.band:
+        renal.append(f"\nLabel band {r.band}: the product is not to be used (see findings)")
+    if r.hemodialysis_supplement_mg:
+        renal.append(f"\nAfter each 4 h of hemodialysis: {r.hemodialysis_supplement_mg:g} mg")
+    parts: list[RenderableType] = [renal]
+    p = a.plan
+    if p is not None:
+        head = Text.assemble(("Plan: ", "bold"), p.product)
+        if p.scheme:
+            head.append(f" (scheme {p.scheme})")
+        if p.target_daily_mg is not None:
+            head.append(f", target {p.target_daily_mg:g} mg/day")
+        if p.max_daily_mg is not None:
+            head.append(f", maximum {p.max_daily_mg:g} mg/day")
+        parts.append(head)
+        if p.titration:
+            parts.append(_days_table("Titration", p.titration))
+        if p.maintenance:
+            every = (
+                f" every {p.maintenance.every_n_days} days"
+                if p.maintenance.every_n_days > 1
+                else ""
+            )
+            parts.append(
+                Text(
+                    f"Maintenance {p.maintenance.daily_mg:g} mg/day{every}:\n"
+                    + _dose_text(p.maintenance.doses)
+                )
+            )
+        if p.taper:
+            parts.append(_days_table("Taper (then stop)", p.taper))
+        for line in p.instructions:
+            parts.append(Text(f"- {line}"))
+    findings = Table(title="Findings", title_justify="left", show_lines=True)
+    findings.add_column("severity")
+    findings.add_column("finding")
+    findings.add_column("sources")
+    for f in a.findings:
+        findings.add_row(
+            Text(f.severity.upper(), style=SEVERITY_STYLE[f.severity]),
+            Text.assemble((f.summary, "bold"), "\n", f.detail, f"\n[{f.code}]"),
+            cite_text(f.citations),
+        )
+    parts.append(findings)
+    parts.append(Text(DISCLAIMER, style="italic"))
+    return Panel(Group(*parts), title=f"patient {a.patient_id or '(no id)'}", title_align="left")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One knowledge-base entry as the ``kb`` command lists it."""
+
+    kind: str
+    id: str
+    text: str
+    citations: tuple[Citation, ...]
+
+
+def facts(k: Knowledge) -> list[Fact]:
+    """Every fact in the knowledge base, flattened for listing and searching."""
+    out: list[Fact] = []
+    for p in k.products:
+        strengths = ", ".join(f.label for f in p.forms)
+        out.append(
+            Fact("product", p.id, f"{p.name}: {strengths}. {' '.join(p.instructions)}", p.cite)
+        )
+    for i in k.indications:
+        out.append(
+            Fact("indication", i.id, f"{i.name} [{i.gabapentin_status}]: {i.evidence}", i.cite)
+        )
+    for s in k.dosing.schemes:
+        steps = "; ".join(
+            f"day {x.from_day}: {x.daily:g} {s.unit} in {x.doses_per_day}" for x in s.steps
+        )
+        out.append(
+            Fact(
+                "dosing",
+                s.id,
+                f"{s.product}, {s.indication}: {steps}; target {s.target_daily:g}, maintenance "
+                f"{s.maintenance_min_daily:g}-{s.maintenance_max_daily:g}, max {s.max_daily:g} {s.unit}",
+                s.cite,
+            )
+        )
+    for b in k.renal.bands:
+        dose = (
+            f"{b.daily_min_mg:g}-{b.daily_max_mg:g} mg/day in {b.doses_per_day}"
+            if b.action == "dose"
+            else "do not use"
+        )
+        out.append(
+            Fact(
+                "renal",
+                b.id,
+                f"{b.product} CrCl {b.label}: {dose}. {b.instruction or ''}".strip(),
+                b.cite,
+            )
+        )
+    for h in k.renal.hemodialysis_supplements:
+        out.append(
+            Fact(
+                "renal",
+                f"hd-{h.product}-{h.maintenance_mg:g}",
+                f"{h.product} on hemodialysis: maintenance {h.maintenance_mg:g} mg -> "
+                f"{h.supplement_mg:g} mg after each {h.after_hours_of_dialysis:g} h of dialysis",
+                h.cite,
+            )
+        )
+    out.extend(Fact(s.topic, s.id, s.text, s.cite) for s in k.statements)
+    for r in k.adverse_reactions:
+        placebo = "" if r.placebo_pct is None else f" vs {r.placebo_pct:g}% placebo"
+        out.append(
+            Fact(
+                "adverse-reaction",
+                r.id,
+                f"{r.reaction}: {r.drug_pct:g}%{placebo} ({r.study})",
+                r.cite,
+            )
+        )
+    for q in k.pk_parameters:
+        rng = f" ({q.low:g}-{q.high:g})" if q.low is not None and q.high is not None else ""
+        out.append(
+            Fact(
+                "pk",
+                q.id,
+                f"{q.drug} {q.model}: {q.name} = {q.value:g} {q.unit}{rng}. {q.context}",
+                q.cite,
+            )
+        )
+    for f in k.finding_kinds:
+        out.append(Fact("finding-code", f.code, f"[{f.severity}] {f.title}: {f.description}", ()))
+    return out
+
+
+def facts_table(rows: Iterable[Fact], k: Knowledge) -> Table:
+    table = Table(show_lines=True)
+    table.add_column("kind")
+    table.add_column("id")
+    table.add_column("fact")
+    table.add_column("sources")
+    for f in rows:
+        table.add_row(f.kind, f.id, f.text, cite_text(f.citations))
+    return table

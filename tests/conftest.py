@@ -1,0 +1,31 @@
+"""Shared fixtures: the packaged knowledge base and a patient builder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gabaguide import Assessment, Knowledge, Patient, assess, load_knowledge, parse_patient
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def k() -> Knowledge:
+    return load_knowledge()
+
+
+def patient(**fields: Any) -> Patient:
+    """A validated patient from keyword fields (JSON-shaped values)."""
+    return parse_patient(fields)
+
+
+def run(**fields: Any) -> Assessment:
+    """Assess a patient given as keyword fields."""
+    return assess(patient(**fields))
+
+
+def codes(a: Assessment) -> set[str]:
+    return {f.code for f in a.findings}
