@@ -36,14 +36,8 @@ def resolve_product(k: Knowledge, name: str, field: str) -> Product:
     return product
 
 
-def match_indication(k: Knowledge, text: str) -> Indication | None:
-    """The indication whose id, name or synonym equals the text (case and punctuation ignored)."""
-    return k.indication_by_name.get(normalise(text))
-
-
-def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
-    """Assess one validated patient. Raises InputError only for references the knowledge lacks."""
-    k = knowledge or load_knowledge()
+def resolve_products(k: Knowledge, patient: Patient) -> tuple[Product, Product | None]:
+    """(product to plan, current product): InputError naming every unknown product reference."""
     problems: list[str] = []
     product: Product | None = None
     current: Product | None = None
@@ -58,8 +52,18 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
         problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
-    product = product or current or k.product_by_id[DEFAULT_PRODUCT]
+    return product or current or k.product_by_id[DEFAULT_PRODUCT], current
 
+
+def match_indication(k: Knowledge, text: str) -> Indication | None:
+    """The indication whose id, name or synonym equals the text (case and punctuation ignored)."""
+    return k.indication_by_name.get(normalise(text))
+
+
+def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
+    """Assess one validated patient. Raises InputError only for references the knowledge lacks."""
+    k = knowledge or load_knowledge()
+    product, current = resolve_products(k, patient)
     findings: list[Finding] = []
     indication = match_indication(k, patient.indication) if patient.indication else None
     if patient.indication and indication is None:
@@ -74,6 +78,8 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
         )
     ind_id = indication.id if indication else None
 
+    if patient.goal in ("stop", "switch") and current is not None:
+        product = current  # the assessment is about the product being stopped
     crcl = estimate_crcl(patient, k)
     rng = renal_range(k, product.id, ind_id, crcl.ml_min, patient.dialysis)
     if patient.age_years is not None and patient.age_years < _renal_min_age(k):

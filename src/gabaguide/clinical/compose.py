@@ -7,16 +7,37 @@ integer quanta (the greatest common divisor of the piece sizes), so every result
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache, reduce
+from functools import reduce, update_wrapper
 from itertools import combinations_with_replacement
 from math import floor, gcd
+from typing import Concatenate, ParamSpec, TypeVar
 
 from gabaguide.domain import Unit
 from gabaguide.knowledge.schema import Product, ProductForm
 
 _QUANTA_PER_MG = 10  # strengths such as 82.5 mg are whole in tenths of a milligram
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _by_identity(fn: Callable[Concatenate[Product, P], R]) -> Callable[Concatenate[Product, P], R]:
+    """Memoise on the product's identity (hashing a whole product on every call is slow). The cache
+    holds the product itself, so its id cannot be reused while the entry lives."""
+    memo: dict[tuple[object, ...], tuple[Product, R]] = {}
+
+    def wrapper(product: Product, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        key = (id(product), *args, *sorted(kwargs.items()))
+        hit = memo.get(key)
+        if hit is None:
+            hit = (product, fn(product, *args, **kwargs))
+            memo[key] = hit
+        return hit[1]
+
+    update_wrapper(wrapper, fn)
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -26,7 +47,7 @@ class _Piece:
     quanta: int
 
 
-@cache
+@_by_identity
 def _pieces(product: Product) -> tuple[_Piece, ...]:
     out: list[_Piece] = []
     for f in product.forms:
@@ -39,7 +60,7 @@ def _pieces(product: Product) -> tuple[_Piece, ...]:
     return tuple(out)
 
 
-@cache
+@_by_identity
 def solid_step_mg(product: Product) -> float | None:
     """The granularity of doses made from solids (None if the product has no solid form)."""
     pieces = _pieces(product)
@@ -53,7 +74,7 @@ def solution(product: Product) -> ProductForm | None:
     return next((f for f in product.forms if f.measure == "mL"), None)
 
 
-@cache
+@_by_identity
 def solution_step_mg(product: Product) -> float | None:
     form = solution(product)
     if form is None or form.measure_step_ml is None:
@@ -61,7 +82,7 @@ def solution_step_mg(product: Product) -> float | None:
     return form.strength_mg * form.measure_step_ml
 
 
-@cache
+@_by_identity
 def _solid_table(product: Product, limit_quanta: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Dynamic programme over amounts: fewest pieces, then fewest halves, then fewest forms."""
     pieces = _pieces(product)
@@ -94,7 +115,7 @@ def _prefer(pieces: Sequence[_Piece], i: int, j: int) -> bool:
 _ENUMERATE_UP_TO = 8  # pieces; above this the dynamic programme's own choice stands
 
 
-@cache
+@_by_identity
 def _best_combo(product: Product, amount: int, step: int) -> tuple[int, ...] | None:
     """Pieces (indices) for ``amount`` quanta-steps: fewest pieces, then fewest halves, then fewest
     distinct forms, then larger strengths."""
@@ -171,13 +192,13 @@ def compose_solution(product: Product, mg: float) -> tuple[Unit, ...] | None:
     return (Unit(strength_mg=form.strength_mg, form=form.label, count=ml, measure="mL"),)
 
 
-@cache
+@_by_identity
 def compose(product: Product, mg: float) -> tuple[Unit, ...] | None:
     """Solids if they make the dose exactly, else the solution, else None."""
     return compose_solid(product, mg) or compose_solution(product, mg)
 
 
-@cache
+@_by_identity
 def round_down(product: Product, mg: float, prefer_solution: bool = False) -> float:
     """The largest dose not above ``mg`` that can be made; 0 if none can.
 

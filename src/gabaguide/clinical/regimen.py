@@ -58,7 +58,17 @@ def doses_for(
     per_dose_mg: float,
     doses_per_day: int,
 ) -> tuple[Dose, ...]:
-    """``doses_per_day`` equal doses of ``per_dose_mg`` at the default clock times."""
+    """``doses_per_day`` equal doses of ``per_dose_mg`` at the default clock times (memoised)."""
+    key = ("doses", product.id, indication, per_dose_mg, doses_per_day)
+    cached: tuple[Dose, ...] | None = k.memo.get(key)
+    if cached is None:
+        cached = k.memo[key] = _build_doses(k, product, indication, per_dose_mg, doses_per_day)
+    return cached
+
+
+def _build_doses(
+    k: Knowledge, product: Product, indication: str | None, per_dose_mg: float, doses_per_day: int
+) -> tuple[Dose, ...]:
     units = compose(product, per_dose_mg)
     if units is None:
         raise ValueError(f"{per_dose_mg} mg cannot be made from {product.id}")

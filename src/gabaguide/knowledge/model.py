@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from gabaguide.domain import Citation
 from gabaguide.knowledge.schema import (
@@ -34,6 +35,8 @@ class Knowledge:
     statements: tuple[Statement, ...] = ()
     adverse_reactions: tuple[AdverseReaction, ...] = ()
     pk_parameters: tuple[PkParameter, ...] = field(default=())
+    memo: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Derived values the rules compute once per knowledge base (e.g. built doses)."""
 
     @cached_property
     def source_by_id(self) -> dict[str, Source]:
