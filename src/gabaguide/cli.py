@@ -20,7 +20,7 @@ from rich.console import Console
 from gabaguide.clinical.assess import assess as assess_patient
 from gabaguide.clinical.assess import resolve_products
 from gabaguide.domain import Assessment, Patient, input_problems
-from gabaguide.errors import GabaguideError, InputError
+from gabaguide.errors import GabaguideError, InputError, KnowledgeError
 from gabaguide.knowledge import Knowledge, load_knowledge
 from gabaguide.textreport import DISCLAIMER, assessment_view, facts, facts_table
 
@@ -196,6 +196,10 @@ def main() -> None:
     """Console-script entry point: errors become messages and exit codes, never tracebacks."""
     try:
         app()
+    except KnowledgeError as exc:  # the packaged knowledge is broken: a bug, not bad input
+        for p in exc.problems:
+            print(f"internal error (knowledge base): {p}", file=sys.stderr)
+        sys.exit(1)
     except GabaguideError as exc:  # pragma: no cover - commands translate their own
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -202,6 +202,11 @@ def test_off_label_without_dosing_needs_explicit_target() -> None:
     assert b.plan is not None
     assert b.plan.maintenance is not None
     assert b.plan.maintenance.daily_mg == 900
+    assert "plan.generic-titration" in codes(b)
+    assert "dose.below-maintenance" not in codes(b)  # PHN's range says nothing about fibromyalgia
+    c = run(crcl_ml_min=90, indication="fibromyalgia", target_daily_mg=900)
+    assert c.plan is None
+    assert "plan.age-required" in codes(c)
 
 
 def test_sciatica_not_recommended() -> None:

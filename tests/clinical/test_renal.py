@@ -183,3 +183,13 @@ def test_children_get_no_cockcroft_gault() -> None:
 def test_peritoneal_dialysis_is_flagged() -> None:
     a = run(age_years=60, crcl_ml_min=8, dialysis="peritoneal", indication="PHN")
     assert "renal.peritoneal-dialysis" in codes(a)
+
+
+def test_banding_uses_the_unrounded_estimate() -> None:
+    # Cockcroft-Gault 59.96 mL/min is shown as 60.0 but is below 60: the lower row (D1)
+    a = run(
+        age_years=40, sex="male", weight_kg=43.17, serum_creatinine={"value": 1.0, "unit": "mg/dL"}
+    )
+    assert a.renal.crcl_ml_min == 60.0
+    assert a.renal.band == ">30 to 59"
+    assert "renal.band-gap" in codes(a)

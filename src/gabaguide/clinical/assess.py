@@ -22,7 +22,7 @@ from .renal import (
     renal_findings,
     renal_range,
 )
-from .taper import taper
+from .taper import taper, taper_rule
 
 DEFAULT_PRODUCT = "gabapentin"
 
@@ -108,15 +108,16 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
     ):
         found = hemodialysis_supplement(k, product.id, plan.maintenance.daily_mg)
         if found is not None:
-            supplement = found[0]
+            supplement = found.supplement_mg
             findings.append(
                 finding(
                     k,
                     "renal.hemodialysis-supplement",
-                    f"After each 4 hours of hemodialysis: {supplement:g} mg supplemental dose.",
+                    f"After each {found.after_hours_of_dialysis:g} hours of hemodialysis: "
+                    f"{supplement:g} mg supplemental dose.",
                     f"For a maintenance dose of {plan.maintenance.daily_mg:g} mg/day the label's "
                     "table gives this supplement (the column at or below the maintenance dose).",
-                    [found[1]],
+                    found.cite,
                 )
             )
     return Assessment(
@@ -135,7 +136,7 @@ def _renal_min_age(k: Knowledge) -> float:
 
 def _renal_summary(crcl: CrCl, rng: RenalRange | None, supplement: float | None) -> Renal:
     return Renal(
-        crcl_ml_min=crcl.ml_min,
+        crcl_ml_min=None if crcl.ml_min is None else round(crcl.ml_min, 1),
         method=crcl.method,
         band=rng.label if rng else None,
         daily_min_mg=rng.daily_min_mg if rng else None,
@@ -194,9 +195,31 @@ def _choose_scheme(
     age = patient.age_years
     generic = k.scheme_by_id[k.dosing.limits.generic_scheme]
     if indication is None or not indication.schemes:
-        adult = age is None or (generic.min_age_years or 0) <= age
+        adult = age is not None and (generic.min_age_years or 0) <= age
         if patient.target_daily_mg is not None and product.id == generic.product and adult:
+            findings.append(
+                finding(
+                    k,
+                    "plan.generic-titration",
+                    f"No labelled dosing for this request: the {generic.id} titration is used up to "
+                    f"the target you gave ({patient.target_daily_mg:g} mg/day).",
+                    "The sources read give no gabapentin dosing for this indication; the start and "
+                    "steps are borrowed from the labelled titration and the target is yours.",
+                    generic.cite,
+                )
+            )
             return generic
+        if patient.target_daily_mg is not None and age is None:
+            findings.append(
+                finding(
+                    k,
+                    "plan.age-required",
+                    "Age needed: the generic titration is for adults only.",
+                    "Give age_years to plan the titration to the target.",
+                    generic.cite,
+                )
+            )
+            return None
         code = (
             "plan.no-indication"
             if indication is None and not patient.indication
@@ -339,7 +362,10 @@ def _start_plan(
                     [*scheme.cite, *(rng.citations if rng else ()), *k.dosing.limits.cite],
                 )
             )
-        elif patient.target_daily_mg < scheme.maintenance_min_daily * factor:
+        elif (
+            patient.target_daily_mg < scheme.maintenance_min_daily * factor
+            and scheme.indication == (indication.id if indication else None)
+        ):
             findings.append(
                 finding(
                     k,
@@ -460,16 +486,30 @@ def _taper_plan(
     crcl: CrCl,
     findings: list[Finding],
 ) -> Plan | None:
-    cites = [k.citation("NEU48", "§2.5 Administration Information"), k.citation("NEU48", "§5.6")]
+    rule = taper_rule(k, current.id if current else "*", ind)
+    reg = patient.current_regimen
+    rng = renal_range(k, current.id, ind, crcl.ml_min, patient.dialysis) if current else None
+    if rng is not None and rng.band.no_taper:
+        findings.append(
+            finding(
+                k,
+                "taper.not-needed",
+                f"{current.name if current else ''} at CrCl {rng.label}: the label gives no taper.",
+                "Stop as the prescriber directs.",
+                rng.citations,
+            )
+        )
+        return Plan(product=rng.band.product, target_daily_mg=None, max_daily_mg=None)
+    cites = rule.cite
     findings.append(
         finding(
             k,
             "taper.required",
-            "Do not stop abruptly: taper over at least 1 week.",
+            f"Do not stop abruptly: taper over at least {rule.min_days} days.",
             "Abrupt or rapid discontinuation risks increased seizure frequency; withdrawal symptoms "
             "(agitation, confusion, anxiety, insomnia, sweating, pain) and suicidal behaviour have "
             "been reported after stopping.",
-            cites,
+            [*cites, k.citation("NEU48", "§5.6; §6.2 Postmarketing Experience")],
         )
     )
     reg = patient.current_regimen
@@ -484,18 +524,6 @@ def _taper_plan(
             )
         )
         return None
-    rng = renal_range(k, current.id, ind, crcl.ml_min, patient.dialysis)
-    if rng is not None and rng.band.no_taper:
-        findings.append(
-            finding(
-                k,
-                "taper.not-needed",
-                f"{current.name} at CrCl {rng.label}: the label gives no taper.",
-                "Stop as the prescriber directs.",
-                rng.citations,
-            )
-        )
-        return Plan(product=current.id, target_daily_mg=None, max_daily_mg=None)
     usable = rng is not None and not rng.avoid
     caps = [_product_max(k, current, ind), rng.daily_max_mg if rng is not None and usable else None]
     days = taper(
@@ -507,6 +535,17 @@ def _taper_plan(
         rng.doses_per_day if rng is not None and usable else None,
         min((c for c in caps if c is not None), default=None),
     )
+    if not days and rule.product != "*":
+        findings.append(
+            finding(
+                k,
+                "taper.not-needed",
+                f"{current.name}: no lower step of the label's taper can be made from this dose.",
+                "The product's own taper starts below the current dose; stop as the prescriber "
+                "directs.",
+                rule.cite,
+            )
+        )
     return Plan(
         product=current.id,
         target_daily_mg=0,

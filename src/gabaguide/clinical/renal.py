@@ -14,7 +14,7 @@ from typing import Literal
 
 from gabaguide.domain import Citation, Finding, Patient
 from gabaguide.knowledge import Knowledge
-from gabaguide.knowledge.schema import ProportionalBelow, RenalBand
+from gabaguide.knowledge.schema import HemodialysisSupplement, ProportionalBelow, RenalBand
 
 from .findings import finding
 
@@ -109,7 +109,7 @@ def estimate_crcl(patient: Patient, k: Knowledge) -> CrCl:
     scr = creatinine_mg_dl(patient.serum_creatinine.value, patient.serum_creatinine.unit, k)
     value = cockcroft_gault(patient.age_years, patient.weight_kg, patient.sex == "female", scr, k)
     citations = (*k.renal.cockcroft_gault.cite, *k.renal.creatinine.cite)
-    return CrCl(round(max(value, 0.0), 1), "cockcroft-gault", (), citations)
+    return CrCl(max(value, 0.0), "cockcroft-gault", (), citations)
 
 
 def _contains(band: RenalBand, crcl: float) -> bool:
@@ -178,15 +178,14 @@ def _range(
 
 def hemodialysis_supplement(
     k: Knowledge, product: str, maintenance_mg: float
-) -> tuple[float, Citation] | None:
+) -> HemodialysisSupplement | None:
     """Post-dialysis supplement for a maintenance dose: the printed column at or below the dose."""
     rows = [h for h in k.renal.hemodialysis_supplements if h.product == product]
     exact = [h for h in rows if isclose(h.maintenance_mg, maintenance_mg)]
     lower = exact or [h for h in rows if h.maintenance_mg <= maintenance_mg]
     if not lower:
         return None
-    row = max(lower, key=lambda h: h.maintenance_mg)
-    return row.supplement_mg, row.cite[0]
+    return max(lower, key=lambda h: h.maintenance_mg)
 
 
 def renal_findings(
@@ -202,8 +201,9 @@ def renal_findings(
                 k,
                 "renal.pediatric-not-studied",
                 f"Renal dosing is not established below {adolescent_min_age(k):g} years.",
-                "The label's renal table covers patients 12 years and older; Cockcroft-Gault is not "
-                "used for children. Kidney function in a child needs specialist assessment.",
+                f"The label's renal table covers patients {adolescent_min_age(k):g} years and older; "
+                "Cockcroft-Gault is not used for children. Kidney function in a child needs "
+                "specialist assessment.",
                 [k.citation("NEU48", "§2.3 Dosage Adjustment in Renal Impairment; §8.6")],
             )
         )
@@ -241,7 +241,7 @@ def renal_findings(
                 "renal.hemodialysis-no-crcl",
                 "On hemodialysis, but no CrCl to set the maintenance dose.",
                 "The label sets the maintenance dose on hemodialysis from the CrCl estimate and adds "
-                "a supplement after each 4 hours of dialysis; give crcl_ml_min or creatinine data.",
+                "a supplement after each session of hemodialysis; give crcl_ml_min or creatinine data.",
                 [k.citation("NEU48", "§2.3 Table 1, hemodialysis rows")],
             )
         )
@@ -263,7 +263,7 @@ def renal_findings(
             finding(
                 k,
                 "renal.band-gap",
-                f"CrCl {crcl.ml_min:g} mL/min falls between or on two printed rows; row {rng.label} used.",
+                f"CrCl {crcl.ml_min:.1f} mL/min falls between or on two printed rows; row {rng.label} used.",
                 k.renal.gap_rule.explanation,
                 k.renal.gap_rule.cite,
             )
@@ -273,7 +273,7 @@ def renal_findings(
             finding(
                 k,
                 "renal.below-table",
-                f"CrCl {crcl.ml_min:g} mL/min: daily dose {rng.daily_min_mg:g}-{rng.daily_max_mg:g} mg, "
+                f"CrCl {crcl.ml_min:.1f} mL/min: daily dose {rng.daily_min_mg:g}-{rng.daily_max_mg:g} mg, "
                 "reduced in proportion to CrCl.",
                 f"Below {rng.proportional.crcl_below:g} mL/min the label scales the "
                 f"{rng.band.label} mL/min row by CrCl/{rng.proportional.reference_crcl:g}.",

@@ -17,12 +17,15 @@ from .compose import round_down
 from .regimen import doses_for
 
 
-def taper_rule(k: Knowledge, product: str) -> TaperRule:
-    """The product's own taper rule, else the general one."""
+def taper_rule(k: Knowledge, product: str, indication: str | None = None) -> TaperRule:
+    """The product's own rule for the indication, else its rule for any indication, else the
+    general one."""
     rules = k.dosing.taper_rules
-    return next((r for r in rules if r.product == product), None) or next(
-        r for r in rules if r.product == "*"
-    )
+    for want in ((product, indication), (product, None), ("*", None)):
+        for r in rules:
+            if (r.product, r.indication) == want:
+                return r
+    raise LookupError("the knowledge base has no general taper rule")
 
 
 def taper(
@@ -38,7 +41,7 @@ def taper(
 
     A current dose above the maximum is tapered from the maximum down: no planned day exceeds it.
     """
-    rule = taper_rule(k, product.id)
+    rule = taper_rule(k, product.id, indication)
     dpd_cap = rule.doses_per_day or current_doses_per_day
     if max_doses_per_day:
         dpd_cap = min(dpd_cap, max_doses_per_day)

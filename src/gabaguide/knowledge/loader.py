@@ -162,12 +162,9 @@ def _cross_check(k: Knowledge) -> list[str]:
         need(f"dosing.toml schemes[{s.id}]", s.product, product_ids, "product")
         need(f"dosing.toml schemes[{s.id}]", s.indication, indication_ids, "indication")
     for r in k.dosing.taper_rules:
-        need(
-            "dosing.toml taper_rules",
-            None if r.product == "*" else r.product,
-            product_ids,
-            "product",
-        )
+        rule_product = None if r.product == "*" else r.product
+        need("dosing.toml taper_rules", rule_product, product_ids, "product")
+        need("dosing.toml taper_rules", r.indication, indication_ids, "indication")
     for d in k.dosing.dose_times:
         need(
             "dosing.toml dose_times",

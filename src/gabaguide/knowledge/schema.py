@@ -168,6 +168,7 @@ class TaperRule(Record):
     """The general taper: never abrupt, at least ``min_days``, stepping down through ``levels``."""
 
     product: str = Field(description="product id, or '*' for any product without its own")
+    indication: str | None = Field(None, description="only for this indication")
     min_days: int = Field(ge=1)
     levels: tuple[float, ...] = Field(
         min_length=1, description="fractions of the current daily dose, decreasing, each in (0, 1)"
