@@ -72,3 +72,18 @@ def test_renal_band_limits_taper_frequency() -> None:
     )
     assert a.plan is not None
     assert all(len(d.doses) <= 2 for d in a.plan.taper)
+
+
+def test_child_taper_ignores_the_adult_renal_table() -> None:
+    # The renal table is for 12 years and older (NEU48 §2.3, §8.6): a child's measured CrCl of 20
+    # must not cut the taper to the adult once-daily frequency.
+    a = run(
+        age_years=8,
+        weight_kg=25,
+        crcl_ml_min=20,
+        goal="stop",
+        current_regimen={"product": "gabapentin", "dose_mg": 200, "times_per_day": 3},
+    )
+    assert a.plan is not None
+    assert a.plan.taper
+    assert len(a.plan.taper[0].doses) == 3

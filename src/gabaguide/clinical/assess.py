@@ -19,8 +19,8 @@ from .renal import (
     RenalRange,
     estimate_crcl,
     hemodialysis_supplement,
+    patient_renal_range,
     renal_findings,
-    renal_range,
 )
 from .taper import taper, taper_rule
 
@@ -81,9 +81,7 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
     if patient.goal in ("stop", "switch") and current is not None:
         product = current  # the assessment is about the product being stopped
     crcl = estimate_crcl(patient, k)
-    rng = renal_range(k, product.id, ind_id, crcl.ml_min, patient.dialysis)
-    if patient.age_years is not None and patient.age_years < _renal_min_age(k):
-        rng = None  # the renal table is for 12 years and older
+    rng = patient_renal_range(k, patient, product.id, ind_id, crcl)
     findings += renal_findings(k, patient, crcl, rng, product.id)
     if indication is not None:
         findings.append(_indication_finding(k, indication, product))
@@ -126,12 +124,6 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
         plan=plan,
         findings=by_severity(findings),
     )
-
-
-def _renal_min_age(k: Knowledge) -> float:
-    from .renal import adolescent_min_age
-
-    return adolescent_min_age(k)
 
 
 def _renal_summary(crcl: CrCl, rng: RenalRange | None, supplement: float | None) -> Renal:
@@ -418,9 +410,7 @@ def _check_current(
     assert reg is not None
     daily = reg.dose_mg * reg.times_per_day
     out: list[Finding] = []
-    rng = renal_range(k, current.id, ind, crcl.ml_min, patient.dialysis)
-    if patient.age_years is not None and patient.age_years < _renal_min_age(k):
-        rng = None
+    rng = patient_renal_range(k, patient, current.id, ind, crcl)
     label_max = _product_max(k, current, ind)
     limits = [(label_max, "label maximum", k.dosing.limits.cite)]
     if rng is not None and rng.daily_max_mg is not None:
@@ -461,7 +451,8 @@ def _check_current(
                     k,
                     "dose.interval-exceeded",
                     f"{reg.times_per_day} dose a day leaves more than {max_gap:g} hours between doses.",
-                    "The label allows at most 12 hours between doses of a divided regimen.",
+                    f"The label allows at most {max_gap:g} hours between doses of a divided "
+                    "regimen.",
                     k.dosing.limits.cite[:1] or k.dosing.limits.cite,
                 )
             )
@@ -488,7 +479,7 @@ def _taper_plan(
 ) -> Plan | None:
     rule = taper_rule(k, current.id if current else "*", ind)
     reg = patient.current_regimen
-    rng = renal_range(k, current.id, ind, crcl.ml_min, patient.dialysis) if current else None
+    rng = patient_renal_range(k, patient, current.id, ind, crcl) if current else None
     if rng is not None and rng.band.no_taper:
         findings.append(
             finding(

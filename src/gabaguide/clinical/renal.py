@@ -158,6 +158,15 @@ def renal_range(
     return None
 
 
+def patient_renal_range(
+    k: Knowledge, patient: Patient, product: str, indication: str | None, crcl: CrCl
+) -> RenalRange | None:
+    """The renal row for this patient: none under the age the label's renal table starts at."""
+    if patient.age_years is not None and patient.age_years < adolescent_min_age(k):
+        return None
+    return renal_range(k, product, indication, crcl.ml_min, patient.dialysis)
+
+
 def _range(
     band: RenalBand, rule: ProportionalBelow | None, *, in_gap: bool, scale: float = 1.0
 ) -> RenalRange:
