@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
@@ -19,14 +21,27 @@ from rich.console import Console
 
 from gabaguide.clinical.assess import assess as assess_patient
 from gabaguide.clinical.assess import resolve_products
-from gabaguide.domain import Assessment, Patient, input_problems
+from gabaguide.clinical.interactions import check_medications
+from gabaguide.domain import Assessment, Patient, Routine, input_problems, parse_patient
 from gabaguide.errors import GabaguideError, InputError, KnowledgeError
+from gabaguide.interop.ical import calendar_ics
 from gabaguide.knowledge import Knowledge, load_knowledge
-from gabaguide.textreport import DISCLAIMER, assessment_view, facts, facts_table
+from gabaguide.textreport import (
+    DISCLAIMER,
+    assessment_view,
+    dispensing_table,
+    facts,
+    facts_table,
+    findings_table,
+    schedule_table,
+)
 
 app = typer.Typer(
     name="gabaguide",
-    help="Gabapentin therapy decision support: cited renal dosing, titration and taper plans.",
+    help=(
+        "Gabapentin therapy decision support: cited renal dosing, titration, taper and switch "
+        "plans, interactions, safety screens, dose times and calendars."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -93,16 +108,7 @@ def assess(
     ] = OutputFormat.json,
 ) -> None:
     """Assess patients: kidney function, label band, titration, maximum, taper, cited findings."""
-    if source == "-":
-        text = sys.stdin.read()
-    else:
-        path = Path(source)
-        if not path.is_file():
-            _fail([f"FILE must be a readable file or '-'; got {source!r}"])
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            _fail([f"FILE could not be read as UTF-8 text: {exc}"])
+    text = _read_source(source)
     k = load_knowledge()
     try:
         patients, single = read_patients(text, k)
@@ -121,6 +127,146 @@ def assess(
         write = sys.stdout.write
         for patient in patients:
             write(assess_patient(patient, k).model_dump_json() + "\n")
+
+
+_DRUG_ARG = re.compile(r"^(?P<name>.+?)(?:@(?P<dose>[0-9]+(?:\.[0-9]+)?)x(?P<times>[0-9]+))?$")
+
+
+def _medication(arg: str, n: int) -> dict[str, object]:
+    """'oxycodone', 'oxycodone@10x3' (10 mg three times a day) or an RxNorm code '1049621'."""
+    m = _DRUG_ARG.match(arg.strip())
+    if m is None or not m.group("name").strip():
+        raise InputError([f"DRUG {n} must be NAME, NAME@MGxTIMES or an RxNorm code; got {arg!r}"])
+    name = m.group("name").strip()
+    med: dict[str, object] = {"name": name}
+    if name.isdigit():
+        med["rxcui"] = name
+    if m.group("dose"):
+        med["dose_mg"] = float(m.group("dose"))
+        med["times_per_day"] = int(m.group("times"))
+    return med
+
+
+@app.command()
+def interactions(
+    drugs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Medicines: a name or brand ('Norco'), NAME@MGxTIMES for opioid MME "
+            "('oxycodone@10x3'), or an RxNorm code."
+        ),
+    ],
+    product: Annotated[str, typer.Option(help="Gabapentinoid to check against.")] = "gabapentin",
+    alcohol: Annotated[bool, typer.Option("--alcohol", help="The patient drinks alcohol.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Quick interaction check of other medicines (and alcohol) with gabapentin."""
+    k = load_knowledge()
+    problems: list[str] = []
+    meds = []
+    for n, arg in enumerate(drugs, 1):
+        try:
+            meds.append(_medication(arg, n))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    patient: Patient | None = None
+    try:
+        patient = parse_patient(
+            {"medications": meds, "product": product, "alcohol_use": alcohol or None}
+        )
+        target, _ = resolve_products(k, patient)
+    except InputError as exc:
+        problems.extend(exc.problems)
+    if problems or patient is None:
+        _fail(problems)
+    found, mme = check_medications(k, patient, target)
+    if as_json:
+        out = {
+            "product": target.id,
+            "mme_daily": None if mme is None else mme.total,
+            "findings": [f.model_dump() for f in found],
+        }
+        print(json.dumps(out, indent=2))
+        return
+    console = Console()
+    if mme is not None:
+        total = "unknown" if mme.total is None else f"{mme.total:g}"
+        console.print(f"Opioids: {total} MME/day " + "; ".join((*mme.parts, *mme.unknown)))
+    if found:
+        console.print(findings_table(found))
+    else:
+        console.print(f"No interactions with {target.name} in the knowledge base.")
+    console.print(DISCLAIMER)
+
+
+@app.command()
+def schedule(
+    source: Annotated[str, typer.Argument(help="One patient JSON file, or '-' for stdin.")],
+    ics: Annotated[
+        Path | None, typer.Option("--ics", help="Also write the doses to this iCalendar file.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Day 1 as YYYY-MM-DD (overrides routine.start_date).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Clock times for every planned dose, what to dispense, and an optional calendar file."""
+    k = load_knowledge()
+    text = _read_source(source)
+    try:
+        patients, single = read_patients(text, k)
+        if not single:
+            raise InputError(["schedule takes one patient (a JSON object), not JSON Lines"])
+        patient = patients[0]
+        if start is not None:
+            routine = (patient.routine or Routine()).model_dump() | {"start_date": start}
+            patient = parse_patient(patient.model_dump(exclude_none=True) | {"routine": routine})
+    except InputError as exc:
+        _fail(exc.problems)
+    a = assess_patient(patient, k)
+    if ics is not None and a.schedule:
+        if any(d.date is None for d in a.schedule):
+            _fail(["--ics needs a start date: give routine.start_date or --start YYYY-MM-DD"])
+        names = {p.id: p.name for p in k.products}
+        stamp = datetime.now(UTC).replace(microsecond=0)
+        data = calendar_ics(a.schedule, names, k.dosing.scheduling.reminder_minutes_before, stamp)
+        try:
+            ics.write_bytes(data)
+        except OSError as exc:
+            _fail([f"--ics could not be written: {exc}"])
+    if as_json:
+        out = {
+            "patient_id": a.patient_id,
+            "schedule": [d.model_dump() for d in a.schedule],
+            "dispensing": [d.model_dump() for d in a.dispensing],
+            "findings": [f.model_dump() for f in a.findings if f.code.startswith("schedule.")],
+        }
+        print(json.dumps(out, indent=2))
+        return
+    console = Console()
+    if not a.schedule:
+        console.print("No doses planned for this patient; see `gabaguide assess` for why.")
+        return
+    console.print(schedule_table(a.schedule))
+    console.print(dispensing_table(a.dispensing))
+    notes = [f for f in a.findings if f.code.startswith(("schedule.", "interaction.antacid"))]
+    if notes:
+        console.print(findings_table(notes))
+    if ics is not None:
+        console.print(f"Calendar written to {ics} ({len(a.schedule)} doses).")
+    console.print(DISCLAIMER)
+
+
+def _read_source(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    path = Path(source)
+    if not path.is_file():
+        _fail([f"FILE must be a readable file or '-'; got {source!r}"])
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail([f"FILE could not be read as UTF-8 text: {exc}"])
 
 
 @app.command()

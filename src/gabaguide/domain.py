@@ -11,6 +11,7 @@ not clinical facts; every dose, band and threshold the rules use comes from the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -120,6 +121,16 @@ TimesPerDay = Annotated[
     _schema_range(1, 6, "Administrations per day."),
 ]
 ShortText = Annotated[str, Strict(), Field(min_length=1, max_length=200)]
+ClockTime = Annotated[
+    str,
+    Strict(),
+    Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Clock time HH:MM (24 h)."),
+]
+IsoDate = Annotated[
+    str,
+    Strict(),
+    Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="Calendar date YYYY-MM-DD."),
+]
 
 
 class SerumCreatinine(BaseModel):
@@ -149,8 +160,37 @@ class Medication(BaseModel):
 
     name: ShortText
     rxcui: Annotated[str, Strict(), Field(pattern=r"^[0-9]{1,10}$")] | None = None
-    dose_mg: DoseMg | None = None
+    dose_mg: DoseMg | None = Field(
+        None, description="Amount per administration; for an opioid combination, the opioid's mg."
+    )
     times_per_day: TimesPerDay | None = None
+    times: tuple[ClockTime, ...] = Field(
+        (), max_length=12, description="Usual clock times it is taken (used to space antacids)."
+    )
+
+
+class Routine(BaseModel):
+    """The patient's day, for the dose-time scheduler. Times are local clock times."""
+
+    model_config = _INPUT
+
+    wake: ClockTime | None = Field(None, description="Usual time of getting up.")
+    sleep: ClockTime | None = Field(None, description="Usual bedtime.")
+    meals: tuple[ClockTime, ...] = Field((), max_length=6, description="Usual meal times.")
+    start_date: IsoDate | None = Field(None, description="Day 1 of the plan (for calendars).")
+
+    @model_validator(mode="after")
+    def _valid_date(self) -> Routine:
+        if self.start_date is not None:
+            try:
+                date.fromisoformat(self.start_date)
+            except ValueError:
+                raise PydanticCustomError(
+                    "date_invalid",
+                    "start_date must be a real calendar date YYYY-MM-DD; got {value}",
+                    {"value": self.start_date},
+                ) from None
+        return self
 
 
 class CurrentRegimen(BaseModel):
@@ -188,6 +228,12 @@ class Patient(BaseModel):
     )
     current_regimen: CurrentRegimen | None = None
     target_daily_mg: DailyMg | None = None
+    alcohol_use: StrictBool | None = Field(None, description="Does the patient drink alcohol?")
+    failed_treatments: tuple[ShortText, ...] = Field(
+        (),
+        description="Treatments tried without success, e.g. 'NSAIDs', 'opioids', 'amitriptyline'.",
+    )
+    routine: Routine | None = Field(None, description="Waking hours, meals and start date.")
 
 
 class Citation(BaseModel):
@@ -265,6 +311,7 @@ class Plan(BaseModel):
     titration: tuple[PlanDay, ...] = ()
     maintenance: Maintenance | None = None
     taper: tuple[PlanDay, ...] = ()
+    switch: Switch | None = None
     instructions: tuple[str, ...] = ()
 
 
@@ -283,6 +330,93 @@ class Renal(BaseModel):
     citations: tuple[Citation, ...] = ()
 
 
+class Switch(BaseModel):
+    """How a gabapentin dose converts to pregabalin, and the renal limit applied."""
+
+    model_config = _OUTPUT
+
+    from_product: str
+    from_daily_mg: float
+    to_product: str
+    table_row: str = Field(description="The conversion table's row for the current dose.")
+    converted_daily_mg: float = Field(description="Pregabalin mg/day the table gives.")
+    daily_mg: float = Field(description="Pregabalin mg/day planned, after renal and label limits.")
+    doses_per_day: int
+    last_previous_dose: str = Field(description="When the last dose of the old product is taken.")
+    caveat: str
+    citations: tuple[Citation, ...]
+
+
+class ComparisonRow(BaseModel):
+    """One feature of gabapentin and an alternative side by side, as the sources give it."""
+
+    model_config = _OUTPUT
+
+    feature: str
+    gabapentin: str
+    alternative: str
+    article_says: str | None = Field(None, description="The article's claim, where it differs.")
+    citations: tuple[Citation, ...]
+
+
+class Caution(BaseModel):
+    """A caution about an alternative that applies to this patient."""
+
+    model_config = _OUTPUT
+
+    severity: Severity
+    summary: str
+    citations: tuple[Citation, ...]
+
+
+class Alternative(BaseModel):
+    """A treatment to consider instead of gabapentin, with its place in the guidelines."""
+
+    model_config = _OUTPUT
+
+    id: str
+    name: str
+    drug_class: str
+    line_of_therapy: str
+    usual_dose: str
+    notes: tuple[str, ...] = ()
+    cautions: tuple[Caution, ...] = Field((), description="Cautions for this patient.")
+    comparison: tuple[ComparisonRow, ...] = ()
+    citations: tuple[Citation, ...]
+
+
+Phase = Literal["titration", "maintenance", "taper", "switch"]
+
+
+class ScheduledDose(BaseModel):
+    """One dose at a clock time on one day of the plan."""
+
+    model_config = _OUTPUT
+
+    day: int = Field(description="Day of the plan, 1 = first day.")
+    date: str | None = Field(None, description="Calendar date, when a start date is known.")
+    time: str
+    phase: Phase
+    product: str
+    mg: float
+    units: tuple[Unit, ...]
+    note: str | None = None
+
+
+class DispenseLine(BaseModel):
+    """How much of one strength a phase of the plan needs."""
+
+    model_config = _OUTPUT
+
+    phase: Literal["titration", "maintenance", "taper", "switch", "total"]
+    days: int
+    product: str
+    form: str
+    strength_mg: float
+    measure: Literal["capsule", "tablet", "mL"]
+    quantity: float = Field(description="Pieces (halves counted as 0.5) or millilitres.")
+
+
 class Assessment(BaseModel):
     """gabaguide's answer for one patient. Advice for a clinician; never a replacement for one."""
 
@@ -292,11 +426,19 @@ class Assessment(BaseModel):
     renal: Renal
     plan: Plan | None
     findings: tuple[Finding, ...]
-    alternatives: tuple[dict[str, Any], ...] = Field(
-        (), description="Alternatives to gabapentin (filled by the safety and alternatives rules)."
+    alternatives: tuple[Alternative, ...] = Field(
+        (), description="Alternatives to gabapentin, with cautions for this patient."
     )
-    schedule: tuple[dict[str, Any], ...] = Field(
-        (), description="Clock-time schedule (filled by the dose-time scheduler)."
+    schedule: tuple[ScheduledDose, ...] = Field(
+        (), description="Every planned dose at a clock time inside the patient's day."
+    )
+    dispensing: tuple[DispenseLine, ...] = Field(
+        (),
+        description="Pieces of each strength the titration, 30 days of maintenance and the taper need.",
+    )
+    mme_daily: float | None = Field(
+        None,
+        description="Daily morphine milligram equivalents of the opioids taken, when computable.",
     )
 
 
@@ -329,7 +471,17 @@ def _sentence(error: Mapping[str, Any]) -> str:
     if kind in {"string_too_short", "string_too_long"}:
         return f"{path} must be 1 to 200 characters long"
     if kind == "string_pattern_mismatch":
+        pattern = str(error.get("ctx", {}).get("pattern", ""))
+        if "[0-5]" in pattern:
+            return f"{path} must be a clock time HH:MM between 00:00 and 23:59; got {given!r}"
+        if "{4}" in pattern:
+            return f"{path} must be a date YYYY-MM-DD; got {given!r}"
         return f"{path} must be digits only (an RxNorm code); got {given!r}"
+    if kind == "date_invalid":
+        return f"{path}.{error['msg']}"
+    if kind == "too_long":
+        limit = error.get("ctx", {}).get("max_length", "")
+        return f"{path} must have at most {limit} entries"
     readable = {
         "float_type": "a number",
         "int_type": "a whole number",

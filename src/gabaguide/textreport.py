@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
@@ -10,7 +10,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gabaguide.domain import Assessment, Citation, Dose, PlanDay
+from gabaguide.domain import (
+    Alternative,
+    Assessment,
+    Citation,
+    DispenseLine,
+    Dose,
+    Finding,
+    PlanDay,
+    ScheduledDose,
+    Unit,
+)
 from gabaguide.knowledge import Knowledge
 
 SEVERITY_STYLE = {
@@ -31,10 +41,7 @@ def cite_text(citations: Iterable[Citation]) -> str:
 
 
 def _dose_text(doses: Iterable[Dose]) -> str:
-    parts = []
-    for d in doses:
-        units = " + ".join(f"{u.count:g} {u.measure} x {u.form}" for u in d.units)
-        parts.append(f"{d.time} {d.mg:g} mg ({units})")
+    parts = [f"{d.time} {d.mg:g} mg ({_units_text(d.units)})" for d in doses]
     return "\n".join(parts) or "no dose"
 
 
@@ -91,19 +98,80 @@ def assessment_view(a: Assessment) -> RenderableType:
             parts.append(_days_table("Taper (then stop)", p.taper))
         for line in p.instructions:
             parts.append(Text(f"- {line}"))
-    findings = Table(title="Findings", title_justify="left", show_lines=True)
-    findings.add_column("severity")
-    findings.add_column("finding")
-    findings.add_column("sources")
-    for f in a.findings:
-        findings.add_row(
+        if p.switch:
+            parts.append(Text(f"Switch caveat: {p.switch.caveat}", style="italic"))
+    if a.mme_daily is not None:
+        parts.append(Text(f"Opioids: {a.mme_daily:g} MME/day"))
+    parts.append(findings_table(a.findings))
+    if a.schedule:
+        parts.append(schedule_table(a.schedule, limit=SCHEDULE_ROWS_SHOWN))
+    if a.dispensing:
+        parts.append(dispensing_table(a.dispensing))
+    if a.alternatives:
+        parts.append(alternatives_table(a.alternatives))
+    parts.append(Text(DISCLAIMER, style="italic"))
+    return Panel(Group(*parts), title=f"patient {a.patient_id or '(no id)'}", title_align="left")
+
+
+SCHEDULE_ROWS_SHOWN = 12  # the assessment view shows the first days; `gabaguide schedule` all
+
+
+def findings_table(findings: Iterable[Finding]) -> Table:
+    table = Table(title="Findings", title_justify="left", show_lines=True)
+    table.add_column("severity")
+    table.add_column("finding")
+    table.add_column("sources")
+    for f in findings:
+        table.add_row(
             Text(f.severity.upper(), style=SEVERITY_STYLE[f.severity]),
             Text.assemble((f.summary, "bold"), "\n", f.detail, f"\n[{f.code}]"),
             cite_text(f.citations),
         )
-    parts.append(findings)
-    parts.append(Text(DISCLAIMER, style="italic"))
-    return Panel(Group(*parts), title=f"patient {a.patient_id or '(no id)'}", title_align="left")
+    return table
+
+
+def _units_text(units: Iterable[Unit]) -> str:
+    return " + ".join(f"{u.count:g} {u.measure} x {u.form}" for u in units)
+
+
+def schedule_table(doses: Sequence[ScheduledDose], limit: int | None = None) -> Table:
+    shown = doses if limit is None else doses[:limit]
+    more = "" if len(shown) == len(doses) else f" (first {len(shown)} of {len(doses)} doses)"
+    table = Table(title=f"Dose times{more}", title_justify="left")
+    for col in ("day", "date", "time", "phase", "mg", "take"):
+        table.add_column(col, justify="right" if col in ("day", "mg") else "left")
+    for d in shown:
+        table.add_row(str(d.day), d.date or "", d.time, d.phase, f"{d.mg:g}", _units_text(d.units))
+    return table
+
+
+def dispensing_table(lines: Iterable[DispenseLine]) -> Table:
+    table = Table(title="To dispense", title_justify="left")
+    for col in ("phase", "days", "strength", "form", "quantity"):
+        table.add_column(col, justify="right" if col in ("days", "quantity") else "left")
+    for line in lines:
+        table.add_row(
+            line.phase,
+            str(line.days),
+            f"{line.strength_mg:g} mg",
+            line.form,
+            f"{line.quantity:g} {line.measure}",
+            style="bold" if line.phase == "total" else None,
+        )
+    return table
+
+
+def alternatives_table(alternatives: Iterable[Alternative]) -> Table:
+    table = Table(title="Alternatives", title_justify="left", show_lines=True)
+    table.add_column("alternative")
+    table.add_column("place and dose")
+    table.add_column("for this patient")
+    for a in alternatives:
+        cautions = "\n".join(f"{c.severity.upper()}: {c.summary}" for c in a.cautions)
+        table.add_row(
+            Text(a.name, style="bold"), f"{a.line_of_therapy}\n{a.usual_dose}", cautions or "-"
+        )
+    return table
 
 
 @dataclass(frozen=True)
@@ -188,6 +256,52 @@ def facts(k: Knowledge) -> list[Fact]:
         )
     for f in k.finding_kinds:
         out.append(Fact("finding-code", f.code, f"[{f.severity}] {f.title}: {f.description}", ()))
+    out += _rule_facts(k)
+    return out
+
+
+def _rule_facts(k: Knowledge) -> list[Fact]:
+    """Interactions, screens, alternatives, the gabapentin-pregabalin comparison and the switch."""
+    out = [
+        Fact(
+            "interaction",
+            r.id,
+            f"{r.effect} Mechanism: {r.mechanism} What to do: {r.action}"
+            + "".join(f" [{t.label}: {t.severity}]" for t in r.mme_tiers),
+            r.cite,
+        )
+        for r in k.interactions.rules
+    ]
+    out += [
+        Fact("screen", sc.id, f"{sc.summary} What to do: {sc.action}", sc.cite)
+        for sc in k.screens.screens
+    ]
+    for a in k.alternatives.alternatives:
+        out.append(
+            Fact("alternative", a.id, f"{a.name}: {a.line_of_therapy} {a.usual_dose}", a.cite)
+        )
+    for row in k.alternatives.comparison:
+        article = f" Article: {row.article_says}" if row.article_says else ""
+        out.append(
+            Fact(
+                "comparison",
+                f"{row.alternative}-{row.feature.lower().replace(' ', '-')}",
+                f"{row.feature}: gabapentin {row.gabapentin} {row.alternative}: {row.other}{article}",
+                row.cite,
+            )
+        )
+    conv = k.switch.conversion
+    table = "; ".join(f"{r.label} -> {r.pregabalin_mg:g} mg/day" for r in conv.rows)
+    out.append(Fact("switch", "gabapentin-to-pregabalin", f"{table}. {conv.caveat}", conv.cite))
+    out += [
+        Fact(
+            "mme",
+            m.ingredient,
+            f"{m.ingredient}: {m.factor:g} MME {m.unit_note}",
+            (k.citation("CDC-MME", "conversion factors"),),
+        )
+        for m in k.mme_factors
+    ]
     return out
 
 

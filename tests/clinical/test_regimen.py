@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gabaguide import Plan
+from gabaguide import Plan, load_knowledge
 from tests.conftest import codes, run
 
 
@@ -137,7 +137,9 @@ def test_gralise_titration_table() -> None:
         1500,
         1800,
     ]
-    assert all(len(d.doses) == 1 and d.doses[0].time == "18:00" for d in a.plan.titration)
+    # with the evening meal: the last meal of the default day, since no routine was given
+    evening_meal = load_knowledge().dosing.scheduling.default_meals[-1]
+    assert all(len(d.doses) == 1 and d.doses[0].time == evening_meal for d in a.plan.titration)
     assert "Take once daily with the evening meal." in a.plan.instructions
     assert {"formulation.not-interchangeable", "formulation.do-not-crush"} <= codes(a)
 

@@ -1,18 +1,31 @@
 """``assess``: one patient in, one Assessment out, composed from the pure rules.
 
-Order: resolve the product and indication, assess kidney function, screen the indication, plan the
-titration (goal ``start``), check the current regimen against the maxima, and plan a taper (goals
-``stop`` and ``switch``). Every finding carries its citations; nothing missing is assumed.
+Order: resolve the product and indication, assess kidney function, screen the indication, review
+the other medicines (interactions, MME) and the patient (safety screens), plan the titration (goal
+``start``), the overnight switch to pregabalin (goal ``switch``) or a taper (goal ``stop``), check
+the current regimen against the maxima, fit every dose to a clock time, count what to dispense, and
+list the alternatives with this patient's cautions. Findings are merged by code and ordered by
+severity. Every finding carries its citations; nothing missing is assumed.
 """
 
 from __future__ import annotations
 
-from gabaguide.domain import Assessment, Finding, Patient, Plan, Renal
+from gabaguide.domain import Assessment, Finding, Patient, Plan, Renal, ScheduledDose
 from gabaguide.errors import InputError
 from gabaguide.knowledge import Knowledge, load_knowledge, normalise
 from gabaguide.knowledge.schema import DosingScheme, Indication, Product
 
-from .findings import by_severity, finding
+from .alternatives import alternatives_for
+from .dispensing import dispensing
+from .findings import by_severity, finding, merge_duplicates
+from .indication import indication_finding
+from .interactions import (
+    MedicationReview,
+    daily_mme,
+    gabapentinoid_findings,
+    interaction_findings,
+    review,
+)
 from .regimen import scheme_cap_mg, titrate
 from .renal import (
     CrCl,
@@ -22,9 +35,13 @@ from .renal import (
     patient_renal_range,
     renal_findings,
 )
+from .schedule import schedule_plan
+from .screening import patient_facts, screen_findings
+from .switch import switch_to_pregabalin
 from .taper import taper, taper_rule
 
 DEFAULT_PRODUCT = "gabapentin"
+ANTACID_CLASS = "antacid"
 
 
 def resolve_product(k: Knowledge, name: str, field: str) -> Product:
@@ -77,23 +94,47 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
             )
         )
     ind_id = indication.id if indication else None
-
+    switching = patient.goal == "switch" and _switch_target(k, patient).id == (
+        k.switch.conversion.to_product
+    )
     if patient.goal in ("stop", "switch") and current is not None:
         product = current  # the assessment is about the product being stopped
     crcl = estimate_crcl(patient, k)
     rng = patient_renal_range(k, patient, product.id, ind_id, crcl)
     findings += renal_findings(k, patient, crcl, rng, product.id)
     if indication is not None:
-        findings.append(_indication_finding(k, indication, product))
+        findings.append(indication_finding(k, indication, product, patient))
     if product.release != "immediate":
         findings += _formulation_findings(k, product)
+
+    meds = review(k, patient)
+    mme = daily_mme(k, meds.recognised)
+    findings += interaction_findings(k, meds, mme)
+    findings += gabapentinoid_findings(k, meds, product, current, patient.goal)
+    facts = patient_facts(patient, crcl.ml_min, meds.classes)
+    findings += screen_findings(k, facts)
 
     plan: Plan | None = None
     if patient.goal == "start":
         plan = _start_plan(k, patient, product, indication, rng, findings)
     if current is not None and patient.current_regimen is not None:
         findings += _check_current(k, patient, current, ind_id, crcl)
-    if patient.goal in ("stop", "switch"):
+    if switching:
+        plan = _switch_plan(k, patient, current, ind_id, crcl.ml_min, findings)
+    elif patient.goal in ("stop", "switch"):
+        if patient.goal == "switch":
+            target = _switch_target(k, patient)
+            findings.append(
+                finding(
+                    k,
+                    "switch.not-possible",
+                    f"No conversion to {target.name}: taper the current product and start "
+                    f"{target.name} by its own label.",
+                    "The only published conversion is gabapentin to pregabalin; gabapentin "
+                    "products are not interchangeable milligram for milligram.",
+                    [*k.switch.conversion.cite, *target.cite],
+                )
+            )
         plan = _taper_plan(k, patient, current, ind_id, crcl, findings)
 
     supplement = None
@@ -103,6 +144,7 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
         and not rng.avoid
         and plan
         and plan.maintenance
+        and plan.product == product.id
     ):
         found = hemodialysis_supplement(k, product.id, plan.maintenance.daily_mg)
         if found is not None:
@@ -118,12 +160,89 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
                     found.cite,
                 )
             )
+    schedule: tuple[ScheduledDose, ...] = ()
+    if plan is not None:
+        scheduled = schedule_plan(
+            k,
+            plan,
+            k.product_by_id[plan.product],
+            ind_id,
+            patient.routine,
+            _antacid_times(meds),
+            ANTACID_CLASS in meds.classes,
+        )
+        plan, schedule = scheduled.plan, scheduled.doses
+        findings += scheduled.findings
     return Assessment(
         patient_id=patient.patient_id,
         renal=_renal_summary(crcl, rng, supplement),
         plan=plan,
-        findings=by_severity(findings),
+        findings=by_severity(merge_duplicates(findings)),
+        alternatives=alternatives_for(k, ind_id, facts),
+        schedule=schedule,
+        dispensing=dispensing(k, plan) if plan is not None else (),
+        mme_daily=mme.total if mme is not None else None,
     )
+
+
+def _antacid_times(meds: MedicationReview) -> tuple[str, ...]:
+    times = {t for m, r in meds.recognised if ANTACID_CLASS in r.classes for t in m.times}
+    return tuple(sorted(times))
+
+
+def _switch_target(k: Knowledge, patient: Patient) -> Product:
+    if patient.product:
+        return resolve_product(k, patient.product, "product")
+    return k.product_by_id[k.switch.conversion.to_product]
+
+
+def _switch_plan(
+    k: Knowledge,
+    patient: Patient,
+    current: Product | None,
+    ind: str | None,
+    crcl_ml_min: float | None,
+    findings: list[Finding],
+) -> Plan | None:
+    conv = k.switch.conversion
+    reg = patient.current_regimen
+    if current is None or reg is None:
+        findings.append(
+            finding(
+                k,
+                "switch.not-possible",
+                "No switch planned: the current gabapentin regimen is not given.",
+                "Give current_regimen with product, dose_mg and times_per_day.",
+                conv.cite,
+            )
+        )
+        return None
+    result = switch_to_pregabalin(k, current, reg.dose_mg * reg.times_per_day, crcl_ml_min, ind)
+    if result.plan is None or result.plan.switch is None:
+        findings.append(
+            finding(
+                k,
+                "switch.not-possible",
+                f"No switch planned: {result.problem}.",
+                "Stop the current product as the prescriber directs (taper) and start the new one "
+                "by its own label.",
+                conv.cite,
+            )
+        )
+        return None
+    sw = result.plan.switch
+    findings.append(
+        finding(
+            k,
+            "switch.pregabalin",
+            f"Switch {current.name} {sw.from_daily_mg:g} mg/day to pregabalin {sw.daily_mg:g} mg/day "
+            f"({sw.doses_per_day} doses a day) overnight.",
+            f"Conversion table row: {sw.table_row} -> {sw.converted_daily_mg:g} mg/day. "
+            f"{sw.caveat} {sw.last_previous_dose}",
+            sw.citations,
+        )
+    )
+    return result.plan
 
 
 def _renal_summary(crcl: CrCl, rng: RenalRange | None, supplement: float | None) -> Renal:
@@ -137,21 +256,6 @@ def _renal_summary(crcl: CrCl, rng: RenalRange | None, supplement: float | None)
         hemodialysis_supplement_mg=supplement,
         citations=(*crcl.citations, *(rng.citations if rng else ())),
     )
-
-
-def _indication_finding(k: Knowledge, ind: Indication, product: Product) -> Finding:
-    if product.id in ind.approved_products:
-        code, summary = "indication.approved", f"{ind.name}: FDA-approved use of {product.name}."
-    elif ind.gabapentin_status == "not-recommended":
-        code, summary = (
-            "indication.not-recommended",
-            f"{ind.name}: gabapentinoids are not recommended.",
-        )
-    elif ind.gabapentin_status == "approved" and product.ingredient == "gabapentin":
-        code, summary = "indication.off-label", f"{ind.name}: not a labelled use of {product.name}."
-    else:
-        code, summary = "indication.off-label", f"{ind.name}: off-label for {product.name}."
-    return finding(k, code, summary, ind.evidence, ind.cite)
 
 
 def _formulation_findings(k: Knowledge, product: Product) -> list[Finding]:

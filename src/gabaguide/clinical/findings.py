@@ -30,3 +30,26 @@ def finding(
 def by_severity(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """Most severe first; stable within a severity."""
     return tuple(sorted(findings, key=lambda f: -SEVERITY_ORDER[f.severity]))
+
+
+def merge_duplicates(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per code: later findings of a code add their summary, detail and citations to
+    the first (in order of appearance), at the highest severity among them."""
+    merged: dict[str, Finding] = {}
+    for f in findings:
+        first = merged.get(f.code)
+        if first is None:
+            merged[f.code] = f
+            continue
+        if f.summary in first.summary and f.detail in first.detail:
+            continue
+        severity = max(first.severity, f.severity, key=lambda s: SEVERITY_ORDER[s])
+        merged[f.code] = first.model_copy(
+            update={
+                "severity": severity,
+                "summary": f"{first.summary} {f.summary}",
+                "detail": f"{first.detail} {f.detail}",
+                "citations": tuple(dict.fromkeys((*first.citations, *f.citations))),
+            }
+        )
+    return list(merged.values())

@@ -8,6 +8,8 @@ resolves, ids are unique, and cross-references (products, schemes, bands, indica
 
 from __future__ import annotations
 
+import csv
+import io
 import tomllib
 from collections.abc import Iterator
 from dataclasses import fields
@@ -21,13 +23,21 @@ from gabaguide.domain import Citation, input_problems
 from gabaguide.errors import KnowledgeError
 from gabaguide.knowledge.model import Knowledge
 from gabaguide.knowledge.schema import (
+    AlternativesFile,
     DosingFile,
+    DrugEntry,
     FactsFile,
     FindingsFile,
     IndicationsFile,
+    InteractionsFile,
+    MmeFactor,
+    Predicate,
     ProductsFile,
     RenalFile,
+    ScreensFile,
     SourcesFile,
+    SwitchFile,
+    ValueSetsManifest,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,6 +67,13 @@ def load_from(directory: Traversable) -> Knowledge:
     dosing = read("dosing.toml", DosingFile)
     renal = read("renal.toml", RenalFile)
     findings = read("findings.toml", FindingsFile)
+    screens = read("screens.toml", ScreensFile)
+    interactions = read("interactions.toml", InteractionsFile)
+    alternatives = read("alternatives.toml", AlternativesFile)
+    switch = read("switch.toml", SwitchFile)
+    manifest = read("vocabulary/manifest.toml", ValueSetsManifest)
+    drugs = _read_csv(directory, "vocabulary/rxnorm.csv", _drug_entry, problems)
+    mme = _read_csv(directory, "vocabulary/mme.csv", _mme_factor, problems)
     facts: list[FactsFile] = []
     for entry in sorted(directory.iterdir(), key=lambda t: t.name):
         if entry.name.startswith(FACTS_PREFIX) and entry.name.endswith(".toml"):
@@ -65,15 +82,35 @@ def load_from(directory: Traversable) -> Knowledge:
                 facts.append(parsed)
     if problems:
         raise KnowledgeError(problems)
-    if not (sources and products and indications and dosing and renal and findings):
+    if not (
+        sources
+        and products
+        and indications
+        and dosing
+        and renal
+        and findings
+        and screens
+        and interactions
+        and alternatives
+        and switch
+        and manifest
+    ):
         raise KnowledgeError(["knowledge files missing"])  # pragma: no cover - reported above
     knowledge = Knowledge(
         sources=sources.sources,
         products=products.products,
         indications=indications.indications,
+        failed_treatments=indications.failed_treatments,
         dosing=dosing,
         renal=renal,
         finding_kinds=findings.findings,
+        screens=screens,
+        interactions=interactions,
+        alternatives=alternatives,
+        switch=switch,
+        drugs=drugs,
+        mme_factors=mme,
+        valuesets=tuple(v.id for v in manifest.valuesets),
         statements=tuple(s for f in facts for s in f.statements),
         adverse_reactions=tuple(r for f in facts for r in f.adverse_reactions),
         pk_parameters=tuple(p for f in facts for p in f.pk_parameters),
@@ -95,6 +132,46 @@ def _validate(name: str, text: str, model: type[M], problems: list[str]) -> M | 
     except ValidationError as exc:
         problems.extend(f"{name}: {p}" for p in input_problems(exc))
         return None
+
+
+def _read_csv(directory: Traversable, name: str, row: Any, problems: list[str]) -> tuple[Any, ...]:
+    path = directory
+    for part in name.split("/"):
+        path = path / part
+    if not path.is_file():
+        problems.append(f"{name}: file is missing")
+        return ()
+    out = []
+    reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
+    for n, fields_ in enumerate(reader, 2):
+        try:
+            out.append(row(fields_))
+        except (ValidationError, KeyError, ValueError) as exc:
+            problems.append(f"{name} line {n}: {exc}".splitlines()[0])
+    return tuple(out)
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(p for p in text.split(";") if p)
+
+
+def _drug_entry(r: dict[str, str]) -> DrugEntry:
+    return DrugEntry(
+        rxcui=r["rxcui"],
+        display=r["display"],
+        ingredients=_split(r["ingredients"]),
+        brand=r["brand"] or None,
+        valuesets=_split(r["valuesets"]),
+    )
+
+
+def _mme_factor(r: dict[str, str]) -> MmeFactor:
+    return MmeFactor(
+        ingredient=r["ingredient"],
+        ingredient_rxcui=r["ingredient_rxcui"],
+        factor=float(r["factor"]),
+        unit_note=r["unit_note"],
+    )
 
 
 def _tuples(value: Any) -> Any:
@@ -182,6 +259,69 @@ def _cross_check(k: Knowledge) -> list[str]:
         need("renal.toml proportional", p.reference_band, band_ids, "band")
     for h in k.renal.hemodialysis_supplements:
         need("renal.toml hemodialysis_supplements", h.product, product_ids, "product")
+    problems += _check_rules(k, need)
     if not any(r.product == "*" for r in k.dosing.taper_rules):
         problems.append("dosing.toml taper_rules: a rule for product '*' is required")
+    return problems
+
+
+def _check_rules(k: Knowledge, need: Any) -> list[str]:
+    """Screens, interactions, alternatives and the switch refer to things that must exist."""
+    problems: list[str] = []
+    codes = {f.code for f in k.finding_kinds}
+    groups = {g.id for g in k.screens.groups}
+    classes = {c.id for c in k.interactions.classes}
+    statements = {s.id for s in k.statements}
+    indications = {i.id for i in k.indications}
+    problems += _duplicates("screens.toml groups", [g.id for g in k.screens.groups])
+    problems += _duplicates("screens.toml screens", [s.id for s in k.screens.screens])
+    problems += _duplicates("interactions.toml classes", [c.id for c in k.interactions.classes])
+    problems += _duplicates("interactions.toml rules", [r.id for r in k.interactions.rules])
+    problems += _duplicates("alternatives.toml", [a.id for a in k.alternatives.alternatives])
+
+    def check_when(where: str, when: tuple[Predicate, ...]) -> None:
+        for p in when:
+            need(where, p.allergy_group, groups, "term group")
+            need(where, p.condition_group, groups, "term group")
+            for c in p.drug_classes:
+                need(where, c, classes, "drug class")
+
+    for note in k.failed_treatments:
+        need("indications.toml failed_treatments", note.group, groups, "term group")
+        for ind in note.indications:
+            need("indications.toml failed_treatments", ind, indications, "indication")
+    for sc in k.screens.screens:
+        where = f"screens.toml screens[{sc.id}]"
+        need(where, sc.finding, codes, "finding code")
+        check_when(where, sc.when)
+        for st in sc.statements:
+            need(where, st, statements, "statement")
+    for c in k.interactions.classes:
+        for vs in c.valuesets:
+            need(f"interactions.toml classes[{c.id}]", vs, set(k.valuesets), "value set")
+    for r in k.interactions.rules:
+        need(f"interactions.toml rules[{r.id}]", r.finding, codes, "finding code")
+        for cls in r.classes:
+            need(f"interactions.toml rules[{r.id}]", cls, classes, "drug class")
+    alt_ids = {a.id for a in k.alternatives.alternatives}
+    for a in k.alternatives.alternatives:
+        where = f"alternatives.toml alternatives[{a.id}]"
+        for ind in a.indications:
+            need(where, ind, indications, "indication")
+        for caution in a.cautions:
+            check_when(where, caution.when)
+    for row in k.alternatives.comparison:
+        need("alternatives.toml comparison", row.alternative, alt_ids, "alternative")
+    product_ids = {p.id for p in k.products}
+    need("switch.toml conversion", k.switch.conversion.to_product, product_ids, "product")
+    for lim in k.switch.pregabalin_limits:
+        if lim.indication != "*":
+            need("switch.toml pregabalin_limits", lim.indication, indications, "indication")
+    if not any(lim.indication == "*" for lim in k.switch.pregabalin_limits):
+        problems.append("switch.toml pregabalin_limits: a row for indication '*' is required")
+    for d in k.drugs:
+        for vs in d.valuesets:
+            if vs not in k.valuesets:
+                problems.append(f"vocabulary/rxnorm.csv {d.rxcui}: value set {vs!r} is not defined")
+                break
     return problems

@@ -9,16 +9,25 @@ from typing import Any
 from gabaguide.domain import Citation
 from gabaguide.knowledge.schema import (
     AdverseReaction,
+    AlternativesFile,
     DosingFile,
     DosingScheme,
+    DrugClass,
+    DrugEntry,
+    FailedTreatmentNote,
     FindingKind,
     Indication,
+    InteractionsFile,
+    MmeFactor,
     PkParameter,
     Product,
     RenalBand,
     RenalFile,
+    ScreensFile,
     Source,
     Statement,
+    SwitchFile,
+    TermGroup,
 )
 
 
@@ -29,9 +38,19 @@ class Knowledge:
     sources: tuple[Source, ...]
     products: tuple[Product, ...]
     indications: tuple[Indication, ...]
+    failed_treatments: tuple[FailedTreatmentNote, ...]
     dosing: DosingFile
     renal: RenalFile
     finding_kinds: tuple[FindingKind, ...]
+    screens: ScreensFile
+    interactions: InteractionsFile
+    alternatives: AlternativesFile
+    switch: SwitchFile
+    drugs: tuple[DrugEntry, ...]
+    """The RxNorm vocabulary imported from the CDC value sets (vocabulary/rxnorm.csv)."""
+    mme_factors: tuple[MmeFactor, ...]
+    valuesets: tuple[str, ...]
+    """Ids of the imported value sets (vocabulary/manifest.toml)."""
     statements: tuple[Statement, ...] = ()
     adverse_reactions: tuple[AdverseReaction, ...] = ()
     pk_parameters: tuple[PkParameter, ...] = field(default=())
@@ -71,6 +90,61 @@ class Knowledge:
             for name in (ind.id, ind.name, *ind.synonyms):
                 out.setdefault(normalise(name), ind)
         return out
+
+    @cached_property
+    def statement_by_id(self) -> dict[str, Statement]:
+        return {s.id: s for s in self.statements}
+
+    @cached_property
+    def group_by_id(self) -> dict[str, TermGroup]:
+        return {g.id: g for g in self.screens.groups}
+
+    @cached_property
+    def drug_class_by_id(self) -> dict[str, DrugClass]:
+        return {c.id: c for c in self.interactions.classes}
+
+    @cached_property
+    def drug_by_rxcui(self) -> dict[str, DrugEntry]:
+        return {d.rxcui: d for d in self.drugs}
+
+    @cached_property
+    def mme_factor_by_ingredient(self) -> dict[str, MmeFactor]:
+        return {m.ingredient: m for m in self.mme_factors}
+
+    @cached_property
+    def ingredients_by_name(self) -> dict[str, frozenset[str]]:
+        """Normalised ingredient, brand and common names to the ingredients they stand for."""
+        out: dict[str, set[str]] = {}
+        for d in self.drugs:
+            for ing in d.ingredients:
+                out.setdefault(normalise(ing), set()).add(ing)
+            if d.brand:
+                out.setdefault(normalise(d.brand), set()).update(d.ingredients)
+        for c in self.interactions.classes:
+            for ing in c.ingredients:
+                out.setdefault(normalise(ing), set()).add(ing)
+            for named in c.names:
+                out.setdefault(normalise(named.name), set()).update(named.ingredients)
+        for p in self.products:
+            for name in (p.id, p.name, *p.brands):
+                out.setdefault(normalise(name), set()).add(p.ingredient)
+        return {name: frozenset(ings) for name, ings in out.items()}
+
+    @cached_property
+    def classes_by_ingredient(self) -> dict[str, frozenset[str]]:
+        out: dict[str, set[str]] = {}
+        for c in self.interactions.classes:
+            for ing in c.ingredients:
+                out.setdefault(ing, set()).add(c.id)
+        return {ing: frozenset(ids) for ing, ids in out.items()}
+
+    @cached_property
+    def classes_by_valueset(self) -> dict[str, frozenset[str]]:
+        out: dict[str, set[str]] = {}
+        for c in self.interactions.classes:
+            for vs in c.valuesets:
+                out.setdefault(vs, set()).add(c.id)
+        return {vs: frozenset(ids) for vs, ids in out.items()}
 
     def bands_for(self, product: str, indication: str | None = None) -> tuple[RenalBand, ...]:
         """The renal table rows of a product (and indication, where the table differs by one)."""

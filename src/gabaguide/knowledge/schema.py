@@ -7,11 +7,12 @@ whose ``source`` must resolve to an entry of ``sources.toml`` (checked by the lo
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gabaguide.domain import Citation, Severity
+from gabaguide.domain import SEVERITY_ORDER, Citation, Severity
 
 
 class Record(BaseModel):
@@ -111,8 +112,18 @@ class Indication(Record):
     cite: Cite = NonEmptyCite
 
 
+class FailedTreatmentNote(Record):
+    """What a failed treatment of ``group`` means for the indications listed (all when empty)."""
+
+    group: str
+    text: str
+    indications: tuple[str, ...] = ()
+    cite: Cite = NonEmptyCite
+
+
 class IndicationsFile(Record):
     indications: tuple[Indication, ...]
+    failed_treatments: tuple[FailedTreatmentNote, ...] = ()
 
 
 # --- dosing ----------------------------------------------------------------------------------------
@@ -199,11 +210,7 @@ class DoseTimes(Record):
         if len(self.times) != self.doses_per_day:
             raise ValueError("need one time per dose")
         for t in self.times:
-            hh, _, mm = t.partition(":")
-            if not (
-                hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60 and len(mm) == 2
-            ):
-                raise ValueError(f"time {t!r} is not HH:MM")
+            _check_clock(t)
         return self
 
 
@@ -214,8 +221,36 @@ class Limits(Record):
     cite: Cite = NonEmptyCite
 
 
+def _check_clock(t: str) -> None:
+    hh, _, mm = t.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60 and len(mm) == 2):
+        raise ValueError(f"time {t!r} is not HH:MM")
+
+
+class Scheduling(Record):
+    """What the dose-time scheduler needs: the patient's day when not given, and spacing rules."""
+
+    default_wake: str
+    default_sleep: str
+    default_meals: tuple[str, ...]
+    grid_minutes: int = Field(ge=1, le=60, description="clock times are multiples of this")
+    antacid_gap_h: float = Field(gt=0, description="take gabapentin at least this long after")
+    usual_antacid_after_meal_min: int = Field(ge=0, description="usual pattern: after each meal")
+    usual_antacid_at_bedtime: bool
+    maintenance_days: int = Field(ge=1, description="maintenance days scheduled and dispensed")
+    reminder_minutes_before: int = Field(ge=0, description="calendar reminder lead time")
+    cite: Cite = NonEmptyCite
+
+    @model_validator(mode="after")
+    def _times(self) -> Scheduling:
+        for t in (self.default_wake, self.default_sleep, *self.default_meals):
+            _check_clock(t)
+        return self
+
+
 class DosingFile(Record):
     limits: Limits
+    scheduling: Scheduling
     schemes: tuple[DosingScheme, ...]
     taper_rules: tuple[TaperRule, ...]
     dose_times: tuple[DoseTimes, ...]
@@ -380,3 +415,258 @@ class FactsFile(Record):
     statements: tuple[Statement, ...] = ()
     adverse_reactions: tuple[AdverseReaction, ...] = ()
     pk_parameters: tuple[PkParameter, ...] = ()
+
+
+# --- safety screens and predicates -----------------------------------------------------------------
+
+
+class Predicate(Record):
+    """One test about the patient; a ``when`` list holds if any of its predicates holds. Age tests
+    in one predicate combine (``age_at_least`` 3 and ``age_below`` 12 is a range)."""
+
+    always: bool | None = None
+    allergy_group: str | None = None
+    condition_group: str | None = None
+    flag: Literal["pregnant", "breastfeeding", "alcohol_use"] | None = None
+    age_at_least: float | None = None
+    age_below: float | None = None
+    crcl_below: float | None = None
+    crcl_unknown: bool | None = None
+    drug_classes: tuple[str, ...] = ()
+    reason: str | None = Field(None, description="how the reason reads in a finding")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Predicate:
+        ages = self.age_at_least is not None or self.age_below is not None
+        tests = [
+            self.always is not None,
+            self.allergy_group is not None,
+            self.condition_group is not None,
+            self.flag is not None,
+            ages,
+            self.crcl_below is not None,
+            self.crcl_unknown is not None,
+            bool(self.drug_classes),
+        ]
+        if sum(tests) != 1:
+            raise ValueError("a predicate needs exactly one test")
+        return self
+
+
+When = tuple[Predicate, ...]
+
+
+class TermGroup(Record):
+    """Words that name one kind of condition or allergy (matched as whole words)."""
+
+    id: str
+    terms: tuple[str, ...] = Field(min_length=1)
+    cite: Cite = NonEmptyCite
+
+
+class Screen(Record):
+    id: str
+    finding: str
+    summary: str
+    action: str
+    when: When = Field(min_length=1)
+    statements: tuple[str, ...] = ()
+    cite: Cite = NonEmptyCite
+
+
+class ScreensFile(Record):
+    groups: tuple[TermGroup, ...]
+    screens: tuple[Screen, ...]
+
+
+# --- interactions ----------------------------------------------------------------------------------
+
+
+class NamedProduct(Record):
+    """A common or brand name and the ingredients it stands for."""
+
+    name: str
+    ingredients: tuple[str, ...] = Field(min_length=1)
+
+
+class DrugClass(Record):
+    id: str
+    name: str
+    valuesets: tuple[str, ...] = ()
+    ingredients: tuple[str, ...] = ()
+    names: tuple[NamedProduct, ...] = ()
+    cite: Cite = NonEmptyCite
+
+
+class MmeTier(Record):
+    at_least: float = Field(ge=0)
+    severity: Severity
+    label: str
+
+
+class InteractionRule(Record):
+    id: str
+    finding: str
+    classes: tuple[str, ...] = Field(min_length=1)
+    effect: str
+    mechanism: str
+    action: str
+    mme_unknown_severity: Severity | None = None
+    mme_tiers: tuple[MmeTier, ...] = ()
+    cite: Cite = NonEmptyCite
+
+    @model_validator(mode="after")
+    def _tiers(self) -> InteractionRule:
+        starts = [t.at_least for t in self.mme_tiers]
+        if starts != sorted(starts) or (starts and starts[0] != 0):
+            raise ValueError("mme_tiers must start at 0 and increase")
+        ranks = [SEVERITY_ORDER[t.severity] for t in self.mme_tiers]
+        if ranks != sorted(ranks):
+            raise ValueError("mme_tiers severity must never fall as MME rises")
+        if self.mme_tiers and self.mme_unknown_severity is None:
+            raise ValueError("mme_tiers need mme_unknown_severity")
+        if (
+            self.mme_unknown_severity is not None
+            and ranks
+            and (SEVERITY_ORDER[self.mme_unknown_severity] < ranks[-1])
+        ):
+            raise ValueError("an unknown MME must be rated at least as severe as the top tier")
+        return self
+
+
+class InteractionsFile(Record):
+    classes: tuple[DrugClass, ...]
+    rules: tuple[InteractionRule, ...]
+
+
+class DrugEntry(Record):
+    """One RxNorm product of the imported vocabulary (knowledge/data/vocabulary/rxnorm.csv)."""
+
+    rxcui: str
+    display: str
+    ingredients: tuple[str, ...]
+    brand: str | None
+    valuesets: tuple[str, ...]
+
+
+class ValueSetInfo(Record):
+    """Provenance of one imported value set (vocabulary/manifest.toml, generated)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    id: str
+    title: str
+    url: str
+
+
+class ValueSetsManifest(Record):
+    valuesets: tuple[ValueSetInfo, ...] = Field(min_length=1)
+
+
+class MmeFactor(Record):
+    ingredient: str
+    ingredient_rxcui: str
+    factor: float = Field(gt=0)
+    unit_note: str
+
+
+# --- alternatives and switch -----------------------------------------------------------------------
+
+
+class AlternativeCaution(Record):
+    when: When = Field(min_length=1)
+    severity: Severity
+    summary: str
+    cite: Cite = NonEmptyCite
+
+
+class AlternativeRecord(Record):
+    id: str
+    name: str
+    drug_class: str
+    line_of_therapy: str
+    usual_dose: str
+    indications: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    cautions: tuple[AlternativeCaution, ...] = ()
+    cite: Cite = NonEmptyCite
+
+
+class ComparisonRecord(Record):
+    alternative: str
+    feature: str
+    gabapentin: str
+    other: str
+    article_says: str | None = None
+    cite: Cite = NonEmptyCite
+
+
+class AlternativesFile(Record):
+    alternatives: tuple[AlternativeRecord, ...]
+    comparison: tuple[ComparisonRecord, ...] = ()
+
+
+class ConversionRow(Record):
+    above_mg: float = Field(ge=0)
+    up_to_mg: float | None = None
+    pregabalin_mg: float = Field(gt=0)
+    label: str
+
+
+class Conversion(Record):
+    from_ingredient: str
+    to_product: str
+    caveat: str
+    last_previous_dose: str
+    rows: tuple[ConversionRow, ...] = Field(min_length=1)
+    cite: Cite = NonEmptyCite
+
+    @model_validator(mode="after")
+    def _contiguous(self) -> Conversion:
+        rows = self.rows
+        if rows[0].above_mg != 0 or rows[-1].up_to_mg is not None:
+            raise ValueError("conversion rows must start at 0 and end open")
+        for a, b in pairwise(rows):
+            if a.up_to_mg != b.above_mg:
+                raise ValueError("conversion rows must be contiguous")
+        return self
+
+
+class DoseRange(Record):
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
+
+
+class PregabalinRenalRow(Record):
+    label: str
+    crcl_min: float | None = None
+    crcl_min_inclusive: bool = True
+    crcl_max: float | None = None
+    crcl_max_inclusive: bool = True
+    doses_per_day: tuple[int, ...] = Field(min_length=1)
+    columns: tuple[DoseRange, ...]
+
+
+class PregabalinRenal(Record):
+    normal_columns: tuple[float, ...] = Field(min_length=1)
+    rows: tuple[PregabalinRenalRow, ...] = Field(min_length=1)
+    cite: Cite = NonEmptyCite
+
+    @model_validator(mode="after")
+    def _columns(self) -> PregabalinRenal:
+        if any(len(r.columns) != len(self.normal_columns) for r in self.rows):
+            raise ValueError("every renal row needs one column per normal_columns entry")
+        return self
+
+
+class PregabalinLimit(Record):
+    indication: str
+    max_daily_mg: float = Field(gt=0)
+    doses_per_day: tuple[int, ...] = Field(min_length=1)
+    cite: Cite = NonEmptyCite
+
+
+class SwitchFile(Record):
+    conversion: Conversion
+    pregabalin_renal: PregabalinRenal
+    pregabalin_limits: tuple[PregabalinLimit, ...]
