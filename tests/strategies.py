@@ -19,6 +19,63 @@ INDICATIONS = [
     "something unknown",
 ]
 PRODUCTS = ["gabapentin", "Neurontin", "gralise", "horizant"]
+MEDICINES = [
+    "oxycodone",
+    "Norco",
+    "morphine",
+    "fentanyl patch",
+    "Xanax",
+    "zolpidem",
+    "sertraline",
+    "Maalox",
+    "naproxen",
+    "cimetidine",
+    "Lyrica",
+    "Gralise",
+    "vitamin D",
+    "1049621",
+]
+CONDITIONS = ["COPD", "depression", "substance use disorder", "cirrhosis", "hypertension", "gout"]
+ALLERGIES = ["gabapentin", "pregabalin", "penicillin"]
+TREATMENTS = ["NSAIDs", "opioids", "amitriptyline", "gabapentin"]
+
+
+def clock() -> st.SearchStrategy[str]:
+    return st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59))
+
+
+def medication() -> st.SearchStrategy[dict[str, Any]]:
+    def build(name: str, dose: float | None, times: int | None, at: list[str]) -> dict[str, Any]:
+        med: dict[str, Any] = {"name": name}
+        if name.isdigit():
+            med["rxcui"] = name
+        if dose is not None:
+            med["dose_mg"] = dose
+        if times is not None:
+            med["times_per_day"] = times
+        if at:
+            med["times"] = at
+        return med
+
+    return st.builds(
+        build,
+        st.sampled_from(MEDICINES),
+        st.one_of(st.none(), st.floats(0.5, 400)),
+        st.one_of(st.none(), st.integers(1, 6)),
+        st.lists(clock(), max_size=3),
+    )
+
+
+def routine() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "wake": clock(),
+            "sleep": clock(),
+            "meals": st.lists(clock(), max_size=4),
+            "start_date": st.sampled_from(["2026-12-01", "2027-02-28"]),
+        },
+    )
 
 
 def creatinine() -> st.SearchStrategy[dict[str, Any]]:
@@ -48,6 +105,16 @@ def patient_dicts(draw: st.DrawFn) -> dict[str, Any]:
                 "times_per_day": st.integers(1, 4),
             }
         ),
+    }
+    optional |= {
+        "medications": st.lists(medication(), max_size=4),
+        "conditions": st.lists(st.sampled_from(CONDITIONS), max_size=3),
+        "allergies": st.lists(st.sampled_from(ALLERGIES), max_size=2),
+        "failed_treatments": st.lists(st.sampled_from(TREATMENTS), max_size=2),
+        "pregnant": st.booleans(),
+        "breastfeeding": st.booleans(),
+        "alcohol_use": st.booleans(),
+        "routine": routine(),
     }
     for name, strategy in optional.items():
         if draw(st.booleans()):

@@ -9,7 +9,7 @@ import gc
 import json
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
@@ -129,13 +129,13 @@ def assess(
             write(assess_patient(patient, k).model_dump_json() + "\n")
 
 
-_DRUG_ARG = re.compile(r"^(?P<name>.+?)(?:@(?P<dose>[0-9]+(?:\.[0-9]+)?)x(?P<times>[0-9]+))?$")
+_DRUG_ARG = re.compile(r"^(?P<name>[^@]+?)(?:@(?P<dose>[0-9]+(?:\.[0-9]+)?)x(?P<times>[0-9]+))?$")
 
 
 def _medication(arg: str, n: int) -> dict[str, object]:
     """'oxycodone', 'oxycodone@10x3' (10 mg three times a day) or an RxNorm code '1049621'."""
     m = _DRUG_ARG.match(arg.strip())
-    if m is None or not m.group("name").strip():
+    if m is None or not m.group("name").strip() or ("@" in arg and not m.group("dose")):
         raise InputError([f"DRUG {n} must be NAME, NAME@MGxTIMES or an RxNorm code; got {arg!r}"])
     name = m.group("name").strip()
     med: dict[str, object] = {"name": name}
@@ -212,6 +212,13 @@ def schedule(
 ) -> None:
     """Clock times for every planned dose, what to dispense, and an optional calendar file."""
     k = load_knowledge()
+    if start is not None:
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", start):
+                raise ValueError(start)
+            date.fromisoformat(start)
+        except ValueError:
+            _fail([f"--start must be a real calendar date YYYY-MM-DD; got {start!r}"])
     text = _read_source(source)
     try:
         patients, single = read_patients(text, k)

@@ -147,8 +147,14 @@ class _Context:
         return next((a for a in self.antacids if (t - a) % DAY_MIN < self.antacid_gap), None)
 
     def pattern(self, n: int) -> _Pattern:
+        """The day's pattern for ``n`` doses, computed once per knowledge base for the same
+        product, indication, day and antacid times (batches repeat them)."""
         if n not in self.memo:
-            self.memo[n] = _pattern(self, n)
+            key = ("schedule", self.product.id, self.indication, self.day, self.antacids, n)
+            found: _Pattern | None = self.k.memo.get(key)
+            if found is None:
+                found = self.k.memo[key] = _pattern(self, n)
+            self.memo[n] = found
         return self.memo[n]
 
 
@@ -202,7 +208,9 @@ def _scheduled(
         pattern = ctx.pattern(len(doses))
         for dose, t in zip(doses, pattern.times, strict=True):
             when = start + timedelta(days=day - 1 + t // DAY_MIN) if start else None
-            yield ScheduledDose(
+            # every field comes from validated models: construct without re-validating (a plan
+            # has about a hundred doses; validation was most of the scheduler's time)
+            yield ScheduledDose.model_construct(
                 day=day,
                 date=when.isoformat() if when else None,
                 time=dose.time,

@@ -54,7 +54,7 @@ def patient_facts(
 
 def mentions(k: Knowledge, group: str, texts: Iterable[str]) -> bool:
     """Whether any text contains one of the group's terms as whole words."""
-    terms = [normalise(t) for t in k.group_by_id[group].terms]
+    terms = k.group_terms[group]
     return any(f" {t} " in f" {text} " for text in texts for t in terms)
 
 

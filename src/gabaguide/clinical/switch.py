@@ -77,9 +77,11 @@ def switch_to_pregabalin(
     dose = row.pregabalin_mg
     renal_note = "Kidney function unknown: the pregabalin renal limit could not be applied."
     allowed = limit.doses_per_day
+    maximum = limit.max_daily_mg
     if crcl is not None:
         renal = pregabalin_renal_row(k, crcl)
         dose = _renal_dose(k, renal, dose)
+        maximum = min(maximum, max(c.high for c in renal.columns))
         renal_note = f"Pregabalin renal row for CrCl {crcl:.0f} mL/min: {renal.label}."
         allowed = tuple(n for n in limit.doses_per_day if n in renal.doses_per_day) or (
             renal.doses_per_day
@@ -105,7 +107,7 @@ def switch_to_pregabalin(
         Plan(
             product=target.id,
             target_daily_mg=dose,
-            max_daily_mg=limit.max_daily_mg,
+            max_daily_mg=maximum,
             titration=(day,),
             maintenance=Maintenance(daily_mg=dose, doses=day.doses),
             switch=switch,

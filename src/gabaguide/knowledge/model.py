@@ -100,6 +100,11 @@ class Knowledge:
         return {g.id: g for g in self.screens.groups}
 
     @cached_property
+    def group_terms(self) -> dict[str, tuple[str, ...]]:
+        """Each term group's terms, normalised for whole-word matching."""
+        return {g.id: tuple(normalise(t) for t in g.terms) for g in self.screens.groups}
+
+    @cached_property
     def drug_class_by_id(self) -> dict[str, DrugClass]:
         return {c.id: c for c in self.interactions.classes}
 
