@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from math import inf
 
@@ -163,7 +164,14 @@ def _retime(plan: Plan, ctx: _Context) -> Plan:
         if not ds:
             return ds
         times = ctx.pattern(len(ds)).clocks
-        return tuple(d.model_copy(update={"time": t}) for d, t in zip(ds, times, strict=True))
+        # plans share their dose tuples (regimen.doses_for memoises them), so re-timing is memoised
+        # on the tuple's identity; the entry holds the tuple, so its id cannot be reused meanwhile
+        key = ("retimed", id(ds), times)
+        hit: tuple[tuple[Dose, ...], tuple[Dose, ...]] | None = ctx.k.memo.get(key)
+        if hit is None:
+            retimed = tuple(d.model_copy(update={"time": t}) for d, t in zip(ds, times, strict=True))
+            hit = ctx.k.memo[key] = (ds, retimed)
+        return hit[1]
 
     def days(pds: tuple[PlanDay, ...]) -> tuple[PlanDay, ...]:
         return tuple(pd.model_copy(update={"doses": doses(pd.doses)}) for pd in pds)
@@ -208,18 +216,26 @@ def _scheduled(
         pattern = ctx.pattern(len(doses))
         for dose, t in zip(doses, pattern.times, strict=True):
             when = start + timedelta(days=day - 1 + t // DAY_MIN) if start else None
-            # every field comes from validated models: construct without re-validating (a plan
-            # has about a hundred doses; validation was most of the scheduler's time)
-            yield ScheduledDose.model_construct(
-                day=day,
-                date=when.isoformat() if when else None,
-                time=dose.time,
-                phase=phase,
-                product=plan.product,
-                mg=dose.mg,
-                units=dose.units,
-                note=dose.note,
+            yield _scheduled_dose(
+                day, when.isoformat() if when else None, dose.time, phase, plan.product, dose
             )
+
+
+@lru_cache(maxsize=1 << 16)
+def _scheduled_dose(
+    day: int, on: str | None, time: str, phase: Phase, product: str, dose: Dose
+) -> ScheduledDose:
+    """One scheduled dose; batches repeat the same plans, so equal doses are built once."""
+    return ScheduledDose(
+        day=day,
+        date=on,
+        time=time,
+        phase=phase,
+        product=product,
+        mg=dose.mg,
+        units=dose.units,
+        note=dose.note,
+    )
 
 
 # --- one day's pattern -----------------------------------------------------------------------------
