@@ -169,7 +169,9 @@ def _retime(plan: Plan, ctx: _Context) -> Plan:
         key = ("retimed", id(ds), times)
         hit: tuple[tuple[Dose, ...], tuple[Dose, ...]] | None = ctx.k.memo.get(key)
         if hit is None:
-            retimed = tuple(d.model_copy(update={"time": t}) for d, t in zip(ds, times, strict=True))
+            retimed = tuple(
+                d.model_copy(update={"time": t}) for d, t in zip(ds, times, strict=True)
+            )
             hit = ctx.k.memo[key] = (ds, retimed)
         return hit[1]
 
