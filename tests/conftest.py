@@ -8,6 +8,16 @@ import pytest
 
 from gabaguide import Assessment, Knowledge, Patient, assess, load_knowledge, parse_patient
 
+# An adult starting gabapentin for PHN with normal kidney function (label titration to 1800 mg/day).
+PHN = {
+    "age_years": 60,
+    "sex": "female",
+    "weight_kg": 70,
+    "serum_creatinine": {"value": 0.9, "unit": "mg/dL"},
+    "indication": "postherpetic neuralgia",
+    "target_daily_mg": 1800,
+}
+
 
 @pytest.fixture(scope="session")
 def k() -> Knowledge:

@@ -188,6 +188,14 @@ VIGNETTES = [
         ["not expected to be of clinical importance", "No change needed"],
         id="cimetidine",
     ),
+    # NEU48 §5.4; FDA-DSC: a second gabapentinoid adds sedation and respiratory risk
+    pytest.param(
+        "duplicate-gabapentinoid",
+        {"medications": [{"name": "Lyrica"}]},
+        "warning",
+        ["Lyrica", "Stop one"],
+        id="duplicate-gabapentinoid",
+    ),
 ]
 
 

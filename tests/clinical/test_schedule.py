@@ -16,7 +16,7 @@ from gabaguide import Dose, Knowledge, Maintenance, Plan, PlanDay, Unit, load_kn
 from gabaguide.clinical.schedule import Scheduled, schedule_plan
 from gabaguide.clinical.spacing import solve
 from gabaguide.domain import Routine, ScheduledDose, Switch
-from tests.conftest import run
+from tests.conftest import PHN, run
 
 K = load_knowledge()
 S = K.dosing.scheduling
@@ -24,14 +24,6 @@ MAX_GAP_MIN = round(K.dosing.limits.max_interval_h * 60)
 ANTACID_GAP_MIN = round(S.antacid_gap_h * 60)
 DAY_MIN = 24 * 60
 
-PHN = {
-    "age_years": 60,
-    "sex": "female",
-    "weight_kg": 70,
-    "serum_creatinine": {"value": 0.9, "unit": "mg/dL"},
-    "indication": "postherpetic neuralgia",
-    "target_daily_mg": 1800,
-}
 DAY = Routine(wake="07:00", sleep="22:00", meals=("08:00", "12:30", "18:30"))
 
 

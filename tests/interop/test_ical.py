@@ -11,19 +11,11 @@ from gabaguide import Unit, load_knowledge
 from gabaguide.clinical.schedule import schedule_plan
 from gabaguide.domain import Routine, ScheduledDose
 from gabaguide.interop.ical import CAUTION, calendar_ics, start_of
-from tests.conftest import run
+from tests.conftest import PHN, run
 
 K = load_knowledge()
 NAMES = {"gabapentin": "Gabapentin"}
 STAMP = datetime(2025, 2, 28, 9, 30, tzinfo=UTC)
-PHN = {
-    "age_years": 60,
-    "sex": "female",
-    "weight_kg": 70,
-    "serum_creatinine": {"value": 0.9, "unit": "mg/dL"},
-    "indication": "postherpetic neuralgia",
-    "target_daily_mg": 1800,
-}
 
 
 def _doses(start_date: str | None = "2025-03-01") -> tuple[ScheduledDose, ...]:

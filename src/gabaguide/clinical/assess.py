@@ -21,9 +21,10 @@ from .findings import by_severity, finding, merge_duplicates
 from .indication import indication_finding
 from .interactions import (
     MedicationReview,
+    assessed,
     daily_mme,
-    gabapentinoid_findings,
     interaction_findings,
+    interchange_findings,
     review,
 )
 from .regimen import scheme_cap_mg, titrate
@@ -109,8 +110,9 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
 
     meds = review(k, patient)
     mme = daily_mme(k, meds.recognised)
-    findings += interaction_findings(k, meds, mme)
-    findings += gabapentinoid_findings(k, meds, product, current, patient.goal)
+    own = assessed(k, meds, product, current, patient.goal)
+    findings += interaction_findings(k, meds, mme, own)
+    findings += interchange_findings(k, meds, product, own)
     facts = patient_facts(patient, crcl.ml_min, meds.classes)
     findings += screen_findings(k, facts)
 

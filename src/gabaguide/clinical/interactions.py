@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from gabaguide.domain import SEVERITY_ORDER, Citation, Finding, Medication, Patient, Severity
+from gabaguide.domain import Citation, Finding, Medication, Patient, Severity
 from gabaguide.knowledge import Knowledge
 from gabaguide.knowledge.schema import InteractionRule, Product
 
@@ -98,11 +98,22 @@ def daily_mme(k: Knowledge, meds: Iterable[tuple[Medication, Recognised]]) -> Mm
     )
 
 
-def interaction_findings(k: Knowledge, meds: MedicationReview, mme: Mme | None) -> list[Finding]:
-    """One finding per rule that any medication triggers, plus one for unrecognised medicines."""
+def interaction_findings(
+    k: Knowledge,
+    meds: MedicationReview,
+    mme: Mme | None,
+    assessed: tuple[Medication, ...] = (),
+) -> list[Finding]:
+    """One finding per rule that any medication triggers, plus one for unrecognised medicines.
+    ``assessed``: the medications that are the product being assessed (see :func:`assessed`)."""
     out: list[Finding] = []
     for rule in k.interactions.rules:
-        hits = [(m, r) for m, r in meds.recognised if r.classes & set(rule.classes)]
+        hits = [
+            (m, r)
+            for m, r in meds.recognised
+            if r.classes & set(rule.classes)
+            and not (rule.not_the_assessed_product and m in assessed)
+        ]
         if hits:
             out.append(_rule_finding(k, rule, hits, mme))
     if meds.unrecognised:
@@ -166,51 +177,45 @@ def _non_us(k: Knowledge, cites: Iterable[Citation]) -> list[str]:
     return [c.source for c in cites if k.source_by_id[c.source].kind == "label-non-us"]
 
 
-def gabapentinoid_findings(
+def assessed(
     k: Knowledge, meds: MedicationReview, planned: Product, current: Product | None, goal: str
-) -> list[Finding]:
-    """Another gabapentinoid among the medicines (not the one being assessed) is a duplicate; a
-    different product of the same ingredient is also not interchangeable."""
-    out: list[Finding] = []
+) -> tuple[Medication, ...]:
+    """The listed medications that are the product being reviewed, stopped or switched from (on
+    goal ``start`` the patient is not yet meant to take anything: a listed gabapentinoid counts)."""
+    if goal == "start":
+        return ()
     own = {p.id for p in (planned, current) if p is not None}
+    out = []
     for med, rec in meds.recognised:
-        if GABAPENTINOID_CLASS not in rec.classes:
-            continue
         product = _product_named(k, med)
-        same = product is not None and product.id in own and goal != "start"
-        same_ingredient = product is None and (
-            current is not None and current.ingredient in rec.ingredients and goal != "start"
-        )
-        if same or same_ingredient:
-            continue
-        out.append(
-            finding(
-                k,
-                "duplicate.gabapentinoid",
-                f"{med.name} is a gabapentinoid: taking it with {planned.name} duplicates therapy.",
-                "Gabapentinoids add to each other's sedation, dizziness and respiratory depression "
-                "risk. Stop one (tapering as needed) rather than combining them.",
-                [
-                    k.citation("NEU48", "§5.4 Somnolence/Sedation and Dizziness"),
-                    k.citation("FDA-DSC", "Drug Safety Communication 2019-12-19"),
-                    k.citation("GG-DECISIONS", "D10 Interactions: classes and MME tiers"),
-                ],
-            )
-        )
+        if (product is not None and product.id in own) or (
+            product is None and current is not None and current.ingredient in rec.ingredients
+        ):
+            out.append(med)
+    return tuple(out)
+
+
+def interchange_findings(
+    k: Knowledge, meds: MedicationReview, planned: Product, assessed: tuple[Medication, ...]
+) -> list[Finding]:
+    """A listed product of the planned ingredient but another release form is not interchangeable."""
+    out: list[Finding] = []
+    for med, rec in meds.recognised:
+        product = _product_named(k, med)
         if (
-            product is not None
+            GABAPENTINOID_CLASS in rec.classes
+            and med not in assessed
+            and product is not None
             and product.ingredient == planned.ingredient
-            and (product.interchange_group != planned.interchange_group)
+            and product.interchange_group != planned.interchange_group
         ):
             out.append(
                 finding(
                     k,
                     "formulation.not-interchangeable",
                     f"{product.name} and {planned.name} are not interchangeable.",
-                    " ".join(product.instructions)
-                    or "Different release forms of gabapentin "
-                    "cannot be swapped milligram for milligram.",
-                    product.cite,
+                    " ".join(dict.fromkeys((*product.instructions, *planned.instructions))),
+                    (*product.cite, *planned.cite),
                 )
             )
     return out
@@ -230,14 +235,5 @@ def check_medications(
     """The quick check: interactions of the patient's medicines with ``product`` (not yet taken)."""
     meds = review(k, patient)
     mme = daily_mme(k, meds.recognised)
-    found = [
-        *interaction_findings(k, meds, mme),
-        *gabapentinoid_findings(k, meds, product, None, "start"),
-    ]
+    found = [*interaction_findings(k, meds, mme), *interchange_findings(k, meds, product, ())]
     return by_severity(merge_duplicates(found)), mme
-
-
-def worst(findings: Iterable[Finding]) -> Severity | None:
-    """The highest severity among findings (None for none)."""
-    ranked = sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity])
-    return ranked[-1].severity if ranked else None

@@ -17,8 +17,6 @@ from gabaguide.knowledge.schema import PregabalinLimit, PregabalinRenalRow, Prod
 from .compose import compose
 from .regimen import doses_for
 
-PREFERRED_DOSES_PER_DAY = (2, 3, 1)  # NeuPSIG's 2 divided doses first (BJA-T2), then the label's
-
 
 @dataclass(frozen=True)
 class SwitchResult:
@@ -101,7 +99,12 @@ def switch_to_pregabalin(
         doses_per_day=n,
         last_previous_dose=conv.last_previous_dose,
         caveat=f"{conv.caveat} {renal_note}",
-        citations=(*conv.cite, *k.switch.pregabalin_renal.cite, *limit.cite),
+        citations=(
+            *conv.cite,
+            *k.switch.pregabalin_renal.cite,
+            *limit.cite,
+            *k.switch.division.cite,
+        ),
     )
     return SwitchResult(
         Plan(
@@ -127,7 +130,7 @@ def _renal_dose(k: Knowledge, row: PregabalinRenalRow, converted: float) -> floa
 def _divide(
     k: Knowledge, product: Product, daily: float, allowed: tuple[int, ...], indication: str | None
 ) -> tuple[int, PlanDay] | None:
-    for n in [n for n in PREFERRED_DOSES_PER_DAY if n in allowed]:
+    for n in [n for n in k.switch.division.preferred_doses_per_day if n in allowed]:
         per_dose = daily / n
         if compose(product, per_dose) is not None:
             doses = doses_for(k, product, indication, per_dose, n)

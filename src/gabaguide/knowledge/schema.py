@@ -513,6 +513,9 @@ class InteractionRule(Record):
     action: str
     mme_unknown_severity: Severity | None = None
     mme_tiers: tuple[MmeTier, ...] = ()
+    not_the_assessed_product: bool = Field(
+        False, description="the product being planned or taken now does not trigger the rule"
+    )
     cite: Cite = NonEmptyCite
 
     @model_validator(mode="after")
@@ -666,7 +669,13 @@ class PregabalinLimit(Record):
     cite: Cite = NonEmptyCite
 
 
+class Division(Record):
+    preferred_doses_per_day: tuple[int, ...] = Field(min_length=1)
+    cite: Cite = NonEmptyCite
+
+
 class SwitchFile(Record):
     conversion: Conversion
     pregabalin_renal: PregabalinRenal
+    division: Division
     pregabalin_limits: tuple[PregabalinLimit, ...]
