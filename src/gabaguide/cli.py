@@ -26,6 +26,7 @@ from gabaguide.domain import Assessment, Patient, Routine, input_problems, parse
 from gabaguide.errors import GabaguideError, InputError, KnowledgeError
 from gabaguide.interop.ical import calendar_ics
 from gabaguide.knowledge import Knowledge, load_knowledge
+from gabaguide.pkcli import pk_app
 from gabaguide.textreport import (
     DISCLAIMER,
     assessment_view,
@@ -343,6 +344,9 @@ def demo() -> None:
     for a in results:
         console.print(assessment_view(a))
     console.print(DISCLAIMER)
+
+
+app.add_typer(pk_app, name="pk")
 
 
 def main() -> None:

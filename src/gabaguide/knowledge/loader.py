@@ -32,6 +32,7 @@ from gabaguide.knowledge.schema import (
     InteractionsFile,
     MmeFactor,
     Predicate,
+    PkVariability,
     ProductsFile,
     RenalFile,
     ScreensFile,
@@ -114,6 +115,7 @@ def load_from(directory: Traversable) -> Knowledge:
         statements=tuple(s for f in facts for s in f.statements),
         adverse_reactions=tuple(r for f in facts for r in f.adverse_reactions),
         pk_parameters=tuple(p for f in facts for p in f.pk_parameters),
+        pk_models=tuple(m for f in facts for m in f.pk_models),
     )
     problems.extend(_cross_check(knowledge))
     if problems:
@@ -219,6 +221,8 @@ def _cross_check(k: Knowledge) -> list[str]:
     problems += _duplicates("facts statements", [s.id for s in k.statements])
     problems += _duplicates("facts adverse reactions", [r.id for r in k.adverse_reactions])
     problems += _duplicates("facts pk parameters", [p.id for p in k.pk_parameters])
+    problems += _duplicates("facts pk models", [m.id for m in k.pk_models])
+    problems += _pk_model_problems(k)
 
     product_ids = {p.id for p in k.products}
     indication_ids = {i.id for i in k.indications}
@@ -325,3 +329,46 @@ def _check_rules(k: Knowledge, need: Any) -> list[str]:
                 problems.append(f"vocabulary/rxnorm.csv {d.rxcui}: value set {vs!r} is not defined")
                 break
     return problems
+
+
+def _pk_model_problems(k: Knowledge) -> list[str]:
+    """Every parameter a PK model names exists, is for the model's drug and has a usable unit."""
+    params = {p.id: p for p in k.pk_parameters}
+    problems = []
+    for m in k.pk_models:
+        for role, value in m:
+            ref = value.param if isinstance(value, PkVariability) else value
+            if not (isinstance(ref, str) and ref.startswith("pk.")):
+                continue
+            p = params.get(ref)
+            if p is None:
+                problems.append(f"pk model {m.id}: {role} names {ref!r}, which is not a pk parameter")
+            elif p.drug != m.drug:
+                problems.append(f"pk model {m.id}: {role} {ref!r} is a {p.drug} parameter")
+            elif p.unit not in PK_ROLE_UNITS.get(role, (p.unit,)):
+                problems.append(
+                    f"pk model {m.id}: {role} {ref!r} has unit {p.unit}; "
+                    f"expected {' or '.join(PK_ROLE_UNITS[role])}"
+                )
+    return problems
+
+
+# The units each role of a PK model is read in (the pk package converts nothing else).
+PK_ROLE_UNITS: dict[str, tuple[str, ...]] = {
+    "ka": ("1/h",),
+    "lag": ("h",),
+    "v": ("L",),
+    "cl": ("L/h",),
+    "crcl_reference": ("mL/min",),
+    "crcl_cap": ("mL/min",),
+    "weight_reference": ("kg",),
+    "bioavailability_dmax": ("mg",),
+    "bioavailability_d50": ("mg",),
+    "dialysis_half_life_on": ("h",),
+    "dialysis_half_life_off": ("h",),
+    "antacid_bioavailability_reduction": ("%",),
+    "iiv_cl": ("%", "fraction"),
+    "iiv_v": ("%", "fraction"),
+    "iiv_ka": ("%", "fraction"),
+    "iiv_f": ("%", "fraction"),
+}

@@ -19,6 +19,7 @@ from gabaguide.knowledge.schema import (
     Indication,
     InteractionsFile,
     MmeFactor,
+    PkModel,
     PkParameter,
     Product,
     RenalBand,
@@ -54,6 +55,7 @@ class Knowledge:
     statements: tuple[Statement, ...] = ()
     adverse_reactions: tuple[AdverseReaction, ...] = ()
     pk_parameters: tuple[PkParameter, ...] = field(default=())
+    pk_models: tuple[PkModel, ...] = field(default=())
     memo: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
     """Derived values the rules compute once per knowledge base (e.g. built doses)."""
 
@@ -90,6 +92,14 @@ class Knowledge:
             for name in (ind.id, ind.name, *ind.synonyms):
                 out.setdefault(normalise(name), ind)
         return out
+
+    @cached_property
+    def pk_parameter_by_id(self) -> dict[str, PkParameter]:
+        return {p.id: p for p in self.pk_parameters}
+
+    @cached_property
+    def pk_model_by_drug(self) -> dict[str, PkModel]:
+        return {m.drug: m for m in self.pk_models}
 
     @cached_property
     def statement_by_id(self) -> dict[str, Statement]:

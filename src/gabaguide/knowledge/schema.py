@@ -395,7 +395,9 @@ class Statement(Record):
     cite: Cite = NonEmptyCite
 
 
-PkUnit = Literal["L", "L/h", "mL/min", "h", "1/h", "%", "fraction", "mg", "mg/L", "ug*h/mL", "L/kg"]
+PkUnit = Literal[
+    "L", "L/h", "mL/min", "h", "1/h", "%", "fraction", "mg", "mg/L", "ug*h/mL", "L/kg", "kg"
+]
 
 
 class PkParameter(Record):
@@ -411,10 +413,58 @@ class PkParameter(Record):
     cite: Cite = NonEmptyCite
 
 
+class PkVariability(Record):
+    """Between-subject variability of one parameter, log-normal: ``θ_i = θ·exp(η_i)``.
+
+    ``reads_as = "omega"``: the referenced number is the SD of η (a ``%`` unit means ω×100);
+    ``"cv"``: it is a coefficient of variation, and ``ω = sqrt(ln(1 + CV²))``.
+    """
+
+    param: str
+    reads_as: Literal["omega", "cv"]
+
+
+class PkModel(Record):
+    """A population PK model assembled from cited ``pk_parameters`` (each field names one by id).
+
+    One compartment with first-order absorption; ``CL = cl × min(CrCl, crcl_cap)/crcl_reference``
+    (proportional to CrCl), times ``(WT/weight_reference)^exponent`` and the female factor when
+    given. Bioavailability is ``dmax/(d50 + dose)`` per administration when both are given, else
+    ``CL`` and ``V`` are apparent (``CL/F``, ``V/F``) and F is 1.
+    """
+
+    id: str
+    drug: Literal["gabapentin", "pregabalin"]
+    name: str
+    summary: str
+    ka: str
+    lag: str
+    v: str
+    cl: str
+    crcl_reference: str
+    crcl_cap: str | None = None
+    weight_reference: str | None = None
+    cl_weight_exponent: str | None = None
+    v_weight_exponent: str | None = None
+    cl_female_factor: str | None = None
+    v_female_factor: str | None = None
+    bioavailability_dmax: str | None = None
+    bioavailability_d50: str | None = None
+    iiv_cl: PkVariability | None = None
+    iiv_v: PkVariability | None = None
+    iiv_ka: PkVariability | None = None
+    iiv_f: PkVariability | None = None
+    dialysis_half_life_on: str | None = None
+    dialysis_half_life_off: str | None = None
+    antacid_bioavailability_reduction: str | None = None
+    decisions: tuple[str, ...] = ()
+
+
 class FactsFile(Record):
     statements: tuple[Statement, ...] = ()
     adverse_reactions: tuple[AdverseReaction, ...] = ()
     pk_parameters: tuple[PkParameter, ...] = ()
+    pk_models: tuple[PkModel, ...] = ()
 
 
 # --- safety screens and predicates -----------------------------------------------------------------
