@@ -24,10 +24,12 @@ def test_exported_members() -> None:
         "PlanDay",
         "Renal",
         "SerumCreatinine",
+        "Simulation",
         "Unit",
         "assess",
         "load_knowledge",
         "parse_patient",
+        "simulate",
     ]
     for name in gabaguide.__all__:
         assert getattr(gabaguide, name) is not None

@@ -29,6 +29,8 @@ from gabaguide.domain import (
 )
 from gabaguide.errors import GabaguideError, InputError, KnowledgeError
 from gabaguide.knowledge import Knowledge, load_knowledge
+from gabaguide.pk import Simulation
+from gabaguide.pk import simulate_regimen as simulate
 
 __all__ = [
     "Assessment",
@@ -47,8 +49,10 @@ __all__ = [
     "PlanDay",
     "Renal",
     "SerumCreatinine",
+    "Simulation",
     "Unit",
     "assess",
     "load_knowledge",
     "parse_patient",
+    "simulate",
 ]

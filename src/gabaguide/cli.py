@@ -26,7 +26,7 @@ from gabaguide.domain import Assessment, Patient, Routine, input_problems, parse
 from gabaguide.errors import GabaguideError, InputError, KnowledgeError
 from gabaguide.interop.ical import calendar_ics
 from gabaguide.knowledge import Knowledge, load_knowledge
-from gabaguide.pkcli import pk_app
+from gabaguide.pkcli import pk_app, simulate
 from gabaguide.textreport import (
     DISCLAIMER,
     assessment_view,
@@ -347,6 +347,7 @@ def demo() -> None:
 
 
 app.add_typer(pk_app, name="pk")
+app.command()(simulate)
 
 
 def main() -> None:

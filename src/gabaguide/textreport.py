@@ -22,6 +22,7 @@ from gabaguide.domain import (
     Unit,
 )
 from gabaguide.knowledge import Knowledge
+from gabaguide.pk.simulate import METRIC_UNITS, Simulation
 
 SEVERITY_STYLE = {
     "contraindicated": "bold white on red",
@@ -314,3 +315,43 @@ def facts_table(rows: Iterable[Fact], k: Knowledge) -> Table:
     for f in rows:
         table.add_row(f.kind, f.id, f.text, cite_text(f.citations))
     return table
+
+
+METRIC_NAMES = {
+    "cmax_mg_l": "Cmax (peak)",
+    "cmin_mg_l": "Cmin (trough)",
+    "cavg_mg_l": "Cavg (average)",
+    "auc_24h_mg_h_l": "AUC over 24 h",
+    "bioavailability": "effective bioavailability",
+    "half_life_h": "elimination half-life",
+    "time_to_steady_state_h": "time to 90% of steady state",
+}
+
+
+def simulation_view(label: str, sim: Simulation) -> RenderableType:
+    """Steady-state metrics of one simulation, with what it assumed and the model's sources."""
+    s = sim.scenario
+    who = "the typical patient" if s.n == 1 else f"{s.n:,} virtual patients (seed {s.seed})"
+    table = Table(
+        title=f"{s.drug} {s.regimen.text}, {label}: {who}; steady state = hours "
+        f"{sim.window_h[0]:g}-{sim.window_h[1]:g}",
+        title_justify="left",
+    )
+    table.add_column("measure")
+    table.add_column("median", justify="right")
+    if s.n > 1:
+        table.add_column("5th-95th percentile", justify="right")
+    table.add_column("unit")
+    for name, m in sim.metrics.items():
+        row = [METRIC_NAMES[name], f"{m.median:.3g}"]
+        if s.n > 1:
+            row.append(f"{m.p5:.3g}-{m.p95:.3g}")
+        table.add_row(*row, METRIC_UNITS[name])
+    for t, shares in sim.shares_above.items():
+        row = [f"share with Cavg above {t:g} mg/L", f"{shares['average']:.1%}"]
+        table.add_row(*row, *([""] if s.n > 1 else []), "of patients")
+    parts: list[RenderableType] = [table]
+    for note in (*sim.notes, *sim.assumptions):
+        parts.append(Text(f"Note: {note}.", style="yellow"))
+    parts.append(Text(f"Model: {sim.model.name}. Sources: {cite_text(sim.citations)}", style="dim"))
+    return Group(*parts)

@@ -14,9 +14,13 @@ CP = "CP"
 
 def read_table(text: str) -> tuple[list[str], list[list[str]]]:
     """The header and the rows of a CSV data set; every row must have the header's width."""
-    rows = [row for row in csv.reader(io.StringIO(text)) if row and any(cell.strip() for cell in row)]
+    rows = [
+        row for row in csv.reader(io.StringIO(text)) if row and any(cell.strip() for cell in row)
+    ]
     if not rows:
-        raise InputError(["DATA must have a header row and at least one data row; got an empty file"])
+        raise InputError(
+            ["DATA must have a header row and at least one data row; got an empty file"]
+        )
     header, body = [name.strip() for name in rows[0]], rows[1:]
     problems = [
         f"row {n}: has {len(row)} cells; the header has {len(header)}"
@@ -25,7 +29,7 @@ def read_table(text: str) -> tuple[list[str], list[list[str]]]:
     ]
     if not body:
         problems.append("DATA must have at least one data row after the header")
-    if len(set(h.upper() for h in header)) != len(header):
+    if len({h.upper() for h in header}) != len(header):
         problems.append("DATA header names each column once (names are not case-sensitive)")
     if problems:
         raise InputError(problems[:20])

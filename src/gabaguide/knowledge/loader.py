@@ -31,8 +31,8 @@ from gabaguide.knowledge.schema import (
     IndicationsFile,
     InteractionsFile,
     MmeFactor,
-    Predicate,
     PkVariability,
+    Predicate,
     ProductsFile,
     RenalFile,
     ScreensFile,
@@ -342,7 +342,9 @@ def _pk_model_problems(k: Knowledge) -> list[str]:
                 continue
             p = params.get(ref)
             if p is None:
-                problems.append(f"pk model {m.id}: {role} names {ref!r}, which is not a pk parameter")
+                problems.append(
+                    f"pk model {m.id}: {role} names {ref!r}, which is not a pk parameter"
+                )
             elif p.drug != m.drug:
                 problems.append(f"pk model {m.id}: {role} {ref!r} is a {p.drug} parameter")
             elif p.unit not in PK_ROLE_UNITS.get(role, (p.unit,)):

@@ -83,7 +83,7 @@ def read_dataset(table: Mapping[str, Sequence[str]]) -> Dataset:
 def _rule_problems(c: dict[str, Array]) -> list[str]:
     problems: list[str] = []
 
-    def check(mask: Array, message: str, column: str) -> None:
+    def check(mask: np.ndarray, message: str, column: str) -> None:
         for row in np.flatnonzero(mask):
             problems.append(f"row {row + 1}: {message}; got {c[column][row]:g}")
 
@@ -93,7 +93,11 @@ def _rule_problems(c: dict[str, Array]) -> list[str]:
     check(c["TIME"] < 0, "TIME must be 0 or more hours", "TIME")
     for name in ("AMT", "II", "ALAG1", "ALAG2", "R1", "R2", "D1", "D2", "F1", "F2"):
         check(c[name] < 0, f"{name} must be 0 or more", name)
-    check((c["ADDL"] < 0) | (c["ADDL"] != np.round(c["ADDL"])), "ADDL must be a whole number ≥ 0", "ADDL")
+    check(
+        (c["ADDL"] < 0) | (c["ADDL"] != np.round(c["ADDL"])),
+        "ADDL must be a whole number ≥ 0",
+        "ADDL",
+    )
     check(~np.isin(c["SS"], (0, 1, 2)), "SS must be 0, 1 or 2", "SS")
     check((c["RATE"] < 0) & ~np.isin(c["RATE"], (-1, -2)), "RATE must be ≥ 0, -1 or -2", "RATE")
     check(dose & (c["ADDL"] > 0) & (c["II"] <= 0), "II must be > 0 when ADDL is given", "II")
@@ -111,9 +115,13 @@ def _rule_problems(c: dict[str, Array]) -> list[str]:
     central = c["CMT"] == 2
     modelled_rate = np.where(central, c["R2"], c["R1"])
     modelled_duration = np.where(central, c["D2"], c["D1"])
-    check(dose & (c["RATE"] == -1) & (modelled_rate <= 0), "R1/R2 must be > 0 when RATE is -1", "RATE")
     check(
-        dose & (c["RATE"] == -2) & (modelled_duration <= 0), "D1/D2 must be > 0 when RATE is -2", "RATE"
+        dose & (c["RATE"] == -1) & (modelled_rate <= 0), "R1/R2 must be > 0 when RATE is -1", "RATE"
+    )
+    check(
+        dose & (c["RATE"] == -2) & (modelled_duration <= 0),
+        "D1/D2 must be > 0 when RATE is -2",
+        "RATE",
     )
     for _, rows in Dataset(c).subjects():
         times = c["TIME"][rows]

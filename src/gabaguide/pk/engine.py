@@ -28,6 +28,7 @@ Conventions (where NONMEM-style engines are known to differ; see docs/pk.md):
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -129,6 +130,7 @@ class _Subjects:
         self.pending: list[tuple[float, int, int, object]] = []
         self.serial = 0
         self.steps: dict[tuple[float, int], Step] = {}
+        self.scratch = np.empty(kin.n)
 
     # --- time ----------------------------------------------------------------------------------
 
@@ -148,8 +150,12 @@ class _Subjects:
 
     def advance_to(self, time: float) -> None:
         if time > self.time:
-            r1, r2 = self.rates()
-            self.a1, self.a2 = self.step_for(time - self.time).advance(self.a1, self.a2, r1, r2)
+            s = self.step_for(time - self.time)
+            if self.infusions:
+                r1, r2 = self.rates()
+                self.a1, self.a2 = s.advance(self.a1, self.a2, r1, r2)
+            else:  # the state arrays are this object's own: update them in place
+                s.advance_in_place(self.a1, self.a2, self.scratch)
             self.time = time
 
     # --- pending events ------------------------------------------------------------------------
@@ -241,12 +247,14 @@ class _Subjects:
         if dose.is_infusion:
             rate, duration = dose.infusion()
             cuts = sorted({0.0, ii, phase, (dose.lag + duration) % ii})
-            for start, end in zip(cuts, cuts[1:], strict=False):
+            for start, end in itertools.pairwise(cuts):
                 if end > start:
                     count = _running(0.5 * (start + end), dose.lag, duration, ii)
                     r = rate * count
                     cycle = cycle.then_step(
-                        self.step_for(end - start), r if dose.cmt == 1 else 0.0, r if dose.cmt == 2 else 0.0
+                        self.step_for(end - start),
+                        r if dose.cmt == 1 else 0.0,
+                        r if dose.cmt == 2 else 0.0,
                     )
             return cycle
         bolus = np.asarray(dose.f) * dose.amount
@@ -264,9 +272,7 @@ class _Subjects:
             not dose.is_infusion and dose.lag - m * dose.ii >= 0
         ):
             start = now + dose.lag - m * dose.ii
-            if not dose.is_infusion:
-                self.push(start, _ADMINISTER, single)
-            elif start >= now:
+            if not dose.is_infusion or start >= now:
                 self.push(start, _ADMINISTER, single)
             else:
                 rate = dose.infusion()[0]

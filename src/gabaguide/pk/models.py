@@ -16,7 +16,7 @@ import numpy as np
 from gabaguide.domain import Citation
 from gabaguide.errors import InputError
 from gabaguide.knowledge import Knowledge
-from gabaguide.knowledge.schema import PkModel, PkVariability
+from gabaguide.knowledge.schema import PkVariability
 from gabaguide.pk.transfer import Array
 
 Drug = Literal["gabapentin", "pregabalin"]

@@ -53,15 +53,21 @@ def parse_regimen(text: str, times: tuple[str, ...] = ()) -> Regimen:
         )
     dose = float(m["dose"])
     if not 0 < dose <= MAX_SINGLE_DOSE_MG:
-        problems.append(f"regimen dose must be more than 0 and at most {MAX_SINGLE_DOSE_MG:g} mg; got {dose:g}")
+        problems.append(
+            f"regimen dose must be more than 0 and at most {MAX_SINGLE_DOSE_MG:g} mg; got {dose:g}"
+        )
     if m["word"] is not None:
         per_day = TIMES_A_DAY.get(m["word"].upper(), 0)
         if per_day == 0:
-            problems.append(f"regimen frequency must be QD, BID, TID, QID or q<N>h; got {m['word']!r}")
+            problems.append(
+                f"regimen frequency must be QD, BID, TID, QID or q<N>h; got {m['word']!r}"
+            )
     else:
         every = float(m["every"])
         if every <= 0 or HOURS_PER_DAY % every != 0:
-            problems.append(f"regimen q<N>h must divide the day (q4h, q6h, q8h, q12h, q24h); got q{m['every']}h")
+            problems.append(
+                f"regimen q<N>h must divide the day (q4h, q6h, q8h, q12h, q24h); got q{m['every']}h"
+            )
         else:
             per_day = int(HOURS_PER_DAY / every)
     if problems:
@@ -70,8 +76,12 @@ def parse_regimen(text: str, times: tuple[str, ...] = ()) -> Regimen:
         clock = tuple(sorted(parse_clock(t, "--times") for t in times))
         if len(clock) != per_day or len(set(clock)) != per_day:
             raise InputError(
-                [f"--times must give {per_day} different times for {text.strip()!r}; got {len(set(clock))}"]
+                [
+                    f"--times must give {per_day} different times for {text.strip()!r}; got {len(set(clock))}"
+                ]
             )
         return Regimen(dose_mg=dose, times_h=clock, text=text.strip())
     spacing = HOURS_PER_DAY / per_day
-    return Regimen(dose_mg=dose, times_h=tuple(i * spacing for i in range(per_day)), text=text.strip())
+    return Regimen(
+        dose_mg=dose, times_h=tuple(i * spacing for i in range(per_day)), text=text.strip()
+    )

@@ -12,6 +12,7 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -79,7 +80,6 @@ class Simulation:
     model: Model
     times_h: Array
     concentrations: np.ndarray
-    percentiles: dict[int, Array]
     doses: tuple[DoseGiven, ...]
     dialysis_h: tuple[tuple[float, float], ...]
     metrics: dict[str, Spread]
@@ -91,6 +91,12 @@ class Simulation:
     @property
     def citations(self) -> tuple[Citation, ...]:
         return self.model.citations
+
+    @cached_property
+    def percentiles(self) -> dict[int, Array]:
+        """The 5th, 50th and 95th percentile across subjects at each time (computed on first use:
+        on a large population it costs about as much as the simulation)."""
+        return _percentiles(self.concentrations)
 
 
 METRIC_UNITS = {
@@ -113,7 +119,9 @@ def scenario_problems(s: Scenario) -> list[str]:
     if not 1 <= s.grid_minutes <= 60:
         problems.append(f"grid_minutes must be between 1 and 60; got {s.grid_minutes:g}")
     if not (math.isfinite(s.covariates.crcl_ml_min) and 0 < s.covariates.crcl_ml_min <= 250):
-        problems.append(f"crcl must be more than 0 and at most 250 mL/min; got {s.covariates.crcl_ml_min:g}")
+        problems.append(
+            f"crcl must be more than 0 and at most 250 mL/min; got {s.covariates.crcl_ml_min:g}"
+        )
     if s.covariates.weight_kg is not None and not 1 <= s.covariates.weight_kg <= 400:
         problems.append(f"weight must be between 1 and 400 kg; got {s.covariates.weight_kg:g}")
     if any(not 0 <= d < s.days for d in s.dialysis_days):
@@ -153,8 +161,7 @@ def simulate(k: Knowledge, s: Scenario) -> Simulation:
         conc[:, lo:hi] = c
         return _chunk_metrics(c[window], times[window])
 
-    workers = max(1, min(os.cpu_count() or 1, math.ceil(s.n / CHUNK)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=_workers(math.ceil(s.n / CHUNK))) as pool:
         parts = list(pool.map(run, range(0, s.n, CHUNK)))
     per_subject = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     per_subject["bioavailability"] = _effective_f(model, doses, f_draw)
@@ -165,7 +172,6 @@ def simulate(k: Knowledge, s: Scenario) -> Simulation:
         model=model,
         times_h=times,
         concentrations=conc,
-        percentiles=_percentiles(conc),
         doses=doses,
         dialysis_h=tuple((start, start + hours) for start, hours in sessions),
         metrics={name: Spread.of(per_subject[name]) for name in METRIC_UNITS},
@@ -191,7 +197,9 @@ def _doses(k: Knowledge, model: Model, s: Scenario) -> tuple[DoseGiven, ...]:
         for t in s.regimen.times_h:
             time = day * HOURS_PER_DAY + t
             near = any(0 <= time - a < gap for a in antacids)
-            given.append(DoseGiven(time, s.regimen.dose_mg, model.bioavailability(s.regimen.dose_mg), near))
+            given.append(
+                DoseGiven(time, s.regimen.dose_mg, model.bioavailability(s.regimen.dose_mg), near)
+            )
     for start, hours in _sessions(k, s):
         if s.after_dialysis_mg > 0:
             amount = s.after_dialysis_mg
@@ -235,11 +243,15 @@ def _solve_chunk(
         Event(
             time=d.time_h,
             evid=Evid.DOSE,
-            dose=Dose(cmt=1, amount=d.amount_mg, f=_dose_f(model, d, f_draw[lo:hi]), lag=model.lag_h),
+            dose=Dose(
+                cmt=1, amount=d.amount_mg, f=_dose_f(model, d, f_draw[lo:hi]), lag=model.lag_h
+            ),
         )
         for d in doses
     ]
-    obs_events = [Event(time=float(t), evid=Evid.OBSERVATION, output=i) for i, t in enumerate(times)]
+    obs_events = [
+        Event(time=float(t), evid=Evid.OBSERVATION, output=i) for i, t in enumerate(times)
+    ]
     events = sorted(dose_events + obs_events, key=lambda e: (e.time, e.output is not None))
     return solve(events, kinetics, n_outputs=times.shape[0], phase_changes=changes)
 
@@ -265,12 +277,20 @@ def _effective_f(model: Model, doses: tuple[DoseGiven, ...], f_draw: Array) -> A
 
 def _percentiles(conc: np.ndarray) -> dict[int, Array]:
     out = {p: np.empty(conc.shape[0]) for p in PERCENTILES}
-    rows = max(1, (1 << 22) // max(1, conc.shape[1]))  # bound the copy np.percentile makes
-    for lo in range(0, conc.shape[0], rows):
-        block = np.percentile(conc[lo : lo + rows], PERCENTILES, axis=1)
-        for p, values in zip(PERCENTILES, block, strict=True):
-            out[p][lo : lo + rows] = values
+    rows = max(1, (1 << 20) // max(1, conc.shape[1]))  # bound the copy np.percentile makes
+
+    def block(lo: int) -> None:
+        values = np.percentile(conc[lo : lo + rows], PERCENTILES, axis=1)
+        for p, row in zip(PERCENTILES, values, strict=True):
+            out[p][lo : lo + rows] = row
+
+    with ThreadPoolExecutor(max_workers=_workers(conc.shape[0] // rows + 1)) as pool:
+        list(pool.map(block, range(0, conc.shape[0], rows)))
     return out
+
+
+def _workers(tasks: int) -> int:
+    return max(1, min(os.cpu_count() or 1, tasks))
 
 
 def _notes(k: Knowledge, model: Model, s: Scenario) -> tuple[str, ...]:
