@@ -47,6 +47,7 @@ def fail(problems: tuple[str, ...] | list[str]) -> NoReturn:
 
 def _params(given: list[str]) -> dict[str, float]:
     values: dict[str, float] = {}
+    seen: set[str] = set()
     problems = []
     for text in given:
         m = _PARAM.match(text.strip())
@@ -54,11 +55,12 @@ def _params(given: list[str]) -> dict[str, float]:
         if not m or name not in PK_RUN_PARAMS:
             problems.append(f"--param must be NAME=VALUE with NAME one of CL, V, KA; got {text!r}")
             continue
+        seen.add(name)
         try:
             values[name] = float(m["value"])
         except ValueError:
             problems.append(f"--param {name} must be a number; got {m['value']!r}")
-    problems += [f"--param {name}=… is required" for name in PK_RUN_PARAMS if name not in values]
+    problems += [f"--param {name}=… is required" for name in PK_RUN_PARAMS if name not in seen]
     problems += [
         f"--param {name} must be more than 0; got {value:g}"
         for name, value in values.items()

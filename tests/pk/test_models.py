@@ -201,3 +201,14 @@ def test_more_dose_never_lowers_exposure(
     assert np.all(small.concentrations >= 0)
     assert np.all(large.concentrations >= small.concentrations)
     assert large.metrics["auc_24h_mg_h_l"].median > small.metrics["auc_24h_mg_h_l"].median
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 20, 101, 4000])
+def test_percentiles_equal_numpys(n: int) -> None:
+    from gabaguide.pk.simulate import PERCENTILES, _percentiles
+
+    conc = np.random.default_rng(n).lognormal(size=(37, n)).astype(np.float32)
+    ours = _percentiles(conc)
+    expected = np.percentile(conc.astype(np.float64), PERCENTILES, axis=1)
+    for p, row in zip(PERCENTILES, expected, strict=True):
+        np.testing.assert_allclose(ours[p], row, rtol=1e-12)

@@ -297,16 +297,22 @@ def solve(
     kinetics: Kinetics,
     n_outputs: int,
     phase_changes: Sequence[PhaseChange] = (),
-) -> Array:
-    """Central amounts at each output slot, shape ``(n_outputs, n_subjects)``.
+    *,
+    out: np.ndarray | None = None,
+    scale: float | Array = 1.0,
+) -> np.ndarray:
+    """Central amounts times ``scale`` at each output slot, shape ``(n_outputs, n_subjects)``.
 
     ``events`` are in data order (times never decreasing); an event with ``output`` set records the
-    central amount at that time after everything earlier in the order has happened.
+    central amount at that time after everything earlier in the order has happened. ``out`` (any
+    float dtype, e.g. a float32 slice of a larger array) receives the rows when given; with
+    ``scale = 1/V`` the rows are concentrations, written without an intermediate array.
     """
     state = _Subjects(kinetics)
     for change in phase_changes:
         state.push(change.time, _PHASE, change.phase)
-    out = np.zeros((n_outputs, kinetics.n))
+    if out is None:
+        out = np.zeros((n_outputs, kinetics.n))
     for event in events:
         state.run_pending_until(event.time, inclusive=True)
         state.advance_to(event.time)
@@ -315,5 +321,5 @@ def solve(
         if event.dose is not None and event.evid in (Evid.DOSE, Evid.RESET_AND_DOSE):
             state.dose(event.dose)
         if event.output is not None:
-            out[event.output] = state.a2
+            np.multiply(state.a2, scale, out=out[event.output], casting="same_kind")
     return out

@@ -156,10 +156,8 @@ def simulate(k: Knowledge, s: Scenario) -> Simulation:
 
     def run(lo: int) -> dict[str, Array]:
         hi = min(lo + CHUNK, s.n)
-        amounts = _solve_chunk(model, people, lo, hi, doses, f_draw, sessions, times)
-        c = amounts / people.v[lo:hi]
-        conc[:, lo:hi] = c
-        return _chunk_metrics(c[window], times[window])
+        _solve_chunk(model, people, lo, hi, doses, f_draw, sessions, times, conc[:, lo:hi])
+        return _chunk_metrics(conc[window, lo:hi].astype(np.float64), times[window])
 
     with ThreadPoolExecutor(max_workers=_workers(math.ceil(s.n / CHUNK))) as pool:
         parts = list(pool.map(run, range(0, s.n, CHUNK)))
@@ -230,8 +228,9 @@ def _solve_chunk(
     f_draw: Array,
     sessions: list[tuple[float, float]],
     times: Array,
-) -> Array:
-    """Central amounts (time, subject) for subjects ``lo:hi``."""
+    out: np.ndarray,
+) -> None:
+    """Concentrations (time, subject) of subjects ``lo:hi``, written into ``out``."""
     k_by_phase: tuple[Array, ...] = (people.k[lo:hi],)
     changes: list[PhaseChange] = []
     if sessions and model.dialysis_k_extra_per_h is not None:
@@ -253,7 +252,14 @@ def _solve_chunk(
         Event(time=float(t), evid=Evid.OBSERVATION, output=i) for i, t in enumerate(times)
     ]
     events = sorted(dose_events + obs_events, key=lambda e: (e.time, e.output is not None))
-    return solve(events, kinetics, n_outputs=times.shape[0], phase_changes=changes)
+    solve(
+        events,
+        kinetics,
+        n_outputs=times.shape[0],
+        phase_changes=changes,
+        out=out,
+        scale=1.0 / people.v[lo:hi],
+    )
 
 
 def _chunk_metrics(c: Array, t: Array) -> dict[str, Array]:
@@ -276,13 +282,27 @@ def _effective_f(model: Model, doses: tuple[DoseGiven, ...], f_draw: Array) -> A
 
 
 def _percentiles(conc: np.ndarray) -> dict[int, Array]:
+    """Linear-interpolated percentiles (NumPy's default method) across subjects at each time.
+
+    One single-position partition per percentile, in ascending order, each on what lies above the
+    previous one: several times faster than ``np.percentile``'s multi-position partition.
+    """
+    n = conc.shape[1]
     out = {p: np.empty(conc.shape[0]) for p in PERCENTILES}
-    rows = max(1, (1 << 20) // max(1, conc.shape[1]))  # bound the copy np.percentile makes
+    rows = max(1, (1 << 20) // max(1, n))  # bound the copy of each block
 
     def block(lo: int) -> None:
-        values = np.percentile(conc[lo : lo + rows], PERCENTILES, axis=1)
-        for p, row in zip(PERCENTILES, values, strict=True):
-            out[p][lo : lo + rows] = row
+        a = conc[lo : lo + rows].copy()
+        start = 0
+        for q in sorted(PERCENTILES):
+            position = q / 100 * (n - 1)
+            i = int(position)
+            if i >= start:  # else a[:, i] is already in place (an earlier percentile's position)
+                a[:, start:].partition(i - start, axis=1)
+            below = a[:, i].astype(np.float64)
+            above = a[:, i + 1 :].min(axis=1).astype(np.float64) if i + 1 < n else below
+            out[q][lo : lo + rows] = below + (position - i) * (above - below)
+            start = max(start, i + 1)
 
     with ThreadPoolExecutor(max_workers=_workers(conc.shape[0] // rows + 1)) as pool:
         list(pool.map(block, range(0, conc.shape[0], rows)))
