@@ -416,7 +416,7 @@ class PkParameter(Record):
 class PkVariability(Record):
     """Between-subject variability of one parameter, log-normal: ``θ_i = θ·exp(η_i)``.
 
-    ``reads_as = "omega"``: the referenced number is the SD of η (a ``%`` unit means ω×100);
+    ``reads_as = "omega"``: the referenced number is the SD of η (a ``%`` unit means ω*100);
     ``"cv"``: it is a coefficient of variation, and ``ω = sqrt(ln(1 + CV²))``.
     """
 
@@ -427,7 +427,7 @@ class PkVariability(Record):
 class PkModel(Record):
     """A population PK model assembled from cited ``pk_parameters`` (each field names one by id).
 
-    One compartment with first-order absorption; ``CL = cl × min(CrCl, crcl_cap)/crcl_reference``
+    One compartment with first-order absorption; ``CL = cl * min(CrCl, crcl_cap)/crcl_reference``
     (proportional to CrCl), times ``(WT/weight_reference)^exponent`` and the female factor when
     given. Bioavailability is ``dmax/(d50 + dose)`` per administration when both are given, else
     ``CL`` and ``V`` are apparent (``CL/F``, ``V/F``) and F is 1.
