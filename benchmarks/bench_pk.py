@@ -11,7 +11,8 @@ What it measures
        ``--repeat``. The goals are judged on the whole thing (simulate + percentiles).
     2. where the time goes: the stages of one chunk of subjects (``simulate.CHUNK``) rebuilt from
        public functions, like ``simulate._solve_chunk`` does it, on one thread: building the event
-       list, ``gabaguide.pk.engine.solve``, amounts/V, the float32 copy and the metrics; times the
+       list, ``gabaguide.pk.engine.solve`` writing C = A/V straight into float32 storage, and the
+       metrics (on the window rows, in float64); times the
        number of chunks, plus the one-off page faults of the fresh (time, n) float32 array, as a
        one-core estimate next to the observed time.
     3. memory: in a fresh subprocess (so that neither scipy nor this process's arrays count), the
@@ -325,24 +326,23 @@ def chunk_stages(
     shape = (times.shape[0], people.n)
     warm = np.zeros(shape, dtype=np.float32)
     warm.fill(1.0)  # every page present: the copy alone
-    names = ("events", "solve", "divide by V", "float32 copy", "metrics")
+    names = ("events", "solve into float32 C = A/V", "metrics")
     stages: dict[str, list[float]] = {name: [] for name in names}
     faults: list[float] = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         events = chunk_events(model, doses, people.f_factor[:size], times)
         t1 = time.perf_counter()
-        amounts = solve(events, kin, n_outputs=times.shape[0])
+        solve(
+            events, kin, n_outputs=times.shape[0], out=warm[:, :size], scale=1.0 / people.v[:size]
+        )
         t2 = time.perf_counter()
-        c = amounts / people.v[:size]
-        t3 = time.perf_counter()
-        warm[:, :size] = c
-        t4 = time.perf_counter()
-        w, tw = c[window], times[window]
+        w, tw = warm[window, :size].astype(np.float64), times[window]
         auc = np.trapezoid(w, tw, axis=0)
         w.max(axis=0), w.min(axis=0), auc / (tw[-1] - tw[0])
-        t5 = time.perf_counter()
-        for name, t in zip(names, itertools.pairwise((t0, t1, t2, t3, t4, t5)), strict=True):
+        t3 = time.perf_counter()
+        c = warm[:, :size]
+        for name, t in zip(names, itertools.pairwise((t0, t1, t2, t3)), strict=True):
             stages[name].append(t[1] - t[0])
         # simulate writes every chunk's block into a fresh np.empty array: the first writes fault
         # its pages in (with transparent huge pages, the first block faults in nearly all of it)
