@@ -129,6 +129,31 @@ BREAKAGES: list[tuple[str, Callable[[Path], None], str]] = [
         lambda d: _edit(d / "dosing.toml", "levels = [0.75, 0.5, 0.25]", "levels = [0.5, 0.75]"),
         "levels must be decreasing",
     ),
+    (
+        "pk-model-unknown-parameter",
+        lambda d: _edit(
+            d / "facts-pk.toml", 'ka = "pk.gabapentin.tran-2017.ka"', 'ka = "pk.gabapentin.nope.ka"'
+        ),
+        "ka names 'pk.gabapentin.nope.ka', which is not a pk parameter",
+    ),
+    (
+        "pk-model-other-drug",
+        lambda d: _edit(
+            d / "facts-pk.toml",
+            'lag = "pk.gabapentin.tran-2017.lag"',
+            'lag = "pk.pregabalin.chan-2021.lag"',
+        ),
+        "is a pregabalin parameter",
+    ),
+    (
+        "pk-model-wrong-unit",
+        lambda d: _edit(
+            d / "facts-pk.toml",
+            'v = "pk.gabapentin.tran-2017-stanpumpr.v"',
+            'v = "pk.gabapentin.tran-2017.ka"',
+        ),
+        "has unit 1/h; expected L",
+    ),
 ]
 
 

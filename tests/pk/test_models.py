@@ -212,3 +212,11 @@ def test_percentiles_equal_numpys(n: int) -> None:
     expected = np.percentile(conc.astype(np.float64), PERCENTILES, axis=1)
     for p, row in zip(PERCENTILES, expected, strict=True):
         np.testing.assert_allclose(ours[p], row, rtol=1e-12)
+
+
+def test_a_dose_above_the_renal_row_is_pointed_out(k: Knowledge) -> None:
+    # NEU48 §2.3 Table 1: CrCl 15-29 -> 200-700 mg/day; 400 mg TID is 1200 mg/day.
+    impaired = simulate_regimen("gabapentin", "400 mg TID", 25, days=1, knowledge=k)
+    assert any("renal maximum of 700 mg/day" in note for note in impaired.notes)
+    normal = simulate_regimen("gabapentin", "400 mg TID", 90, days=1, knowledge=k)
+    assert not any("renal maximum" in note for note in normal.notes)

@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
+from gabaguide.clinical.renal import renal_range
 from gabaguide.domain import Citation
 from gabaguide.errors import InputError
 from gabaguide.knowledge import Knowledge
@@ -320,6 +321,19 @@ def _notes(k: Knowledge, model: Model, s: Scenario) -> tuple[str, ...]:
         notes.append(
             f"{s.regimen.daily_mg:g} mg/day is above the label's {limit:g} mg/day: "
             "a simulation, not a recommendation"
+        )
+    band = renal_range(
+        k, model.drug, None, s.covariates.crcl_ml_min, "hemodialysis" if s.dialysis_days else "none"
+    )
+    if (
+        band is not None
+        and band.daily_max_mg is not None
+        and s.regimen.daily_mg > band.daily_max_mg
+    ):
+        notes.append(
+            f"{s.regimen.daily_mg:g} mg/day is above the label's renal maximum of "
+            f"{band.daily_max_mg:g} mg/day for CrCl {s.covariates.crcl_ml_min:g} mL/min "
+            f"(row {band.band.label!r}): this shows why the dose is reduced"
         )
     if any(d.after_antacid for d in _doses(k, model, s)):
         notes.append(
