@@ -20,7 +20,7 @@ What it measures
        the process's maximum RSS (``ru_maxrss``) before and after.
     4. baseline: the same model and the same individual parameters (the first ``--baseline-n``
        subjects, drawn with ``gabaguide.pk.models.individuals`` and the same seed, per-dose F as in
-       ``simulate._dose_f``) integrated per subject with ``scipy.integrate.solve_ivp`` (``--method``
+       ``simulate.dose_bioavailability``) integrated per subject with ``scipy.integrate.solve_ivp`` (``--method``
        LSODA by default, rtol 1e-8, atol 1e-10, ``t_eval`` the same grid), piecewise between
        administrations (the integration restarts at each dose time + lag with the bolus added to
        the depot) -- how a per-subject loop engine works. Best of ``--repeat``, scaled to ``n``.
@@ -71,7 +71,7 @@ from gabaguide.knowledge import Knowledge, load_knowledge
 from gabaguide.pk.engine import Dose, Event, Evid, Kinetics, solve
 from gabaguide.pk.models import Covariates, Individuals, Model, individuals, load_model
 from gabaguide.pk.regimen import parse_regimen
-from gabaguide.pk.simulate import DoseGiven, Scenario, simulate
+from gabaguide.pk.simulate import DoseGiven, Scenario, dose_bioavailability, simulate
 
 # The module (``gabaguide.pk`` re-exports the function under the same name): for CHUNK, WINDOW_H.
 pk_simulate = importlib.import_module("gabaguide.pk.simulate")
@@ -129,20 +129,12 @@ def people_of(model: Model, args: argparse.Namespace) -> Individuals:
     return individuals(model, Covariates(CRCL_ML_MIN), args.n, rng)
 
 
-def dose_f(model: Model, dose: DoseGiven, f_factor: Array) -> Array:
-    """Each subject's F for one dose, as ``simulate._dose_f``: typical F times the draw, capped."""
-    f = dose.typical_f * f_factor
-    if dose.after_antacid and model.antacid_f_factor is not None:
-        f = f * model.antacid_f_factor
-    return np.minimum(1.0, f)
-
-
 def administrations(
     model: Model, doses: tuple[DoseGiven, ...], f_factor: Array
 ) -> tuple[Array, Array]:
     """Administration times (dose time + lag) and absorbed amounts ``F*D``, (dose, subject)."""
     when = np.array([d.time_h + model.lag_h for d in doses])
-    amounts = np.array([d.amount_mg * dose_f(model, d, f_factor) for d in doses])
+    amounts = np.array([d.amount_mg * dose_bioavailability(model, d, f_factor) for d in doses])
     return when, amounts.reshape(len(doses), f_factor.shape[0])
 
 
@@ -154,7 +146,12 @@ def chunk_events(
         Event(
             time=d.time_h,
             evid=Evid.DOSE,
-            dose=Dose(cmt=1, amount=d.amount_mg, f=dose_f(model, d, f_factor), lag=model.lag_h),
+            dose=Dose(
+                cmt=1,
+                amount=d.amount_mg,
+                f=dose_bioavailability(model, d, f_factor),
+                lag=model.lag_h,
+            ),
         )
         for d in doses
     ]

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -26,7 +26,7 @@ from gabaguide.domain import Assessment, Patient, Routine, input_problems, parse
 from gabaguide.errors import GabaguideError, InputError, KnowledgeError
 from gabaguide.interop.ical import calendar_ics
 from gabaguide.knowledge import Knowledge, load_knowledge
-from gabaguide.pkcli import pk_app, simulate
+from gabaguide.pkcli import fail, pk_app, simulate
 from gabaguide.textreport import (
     DISCLAIMER,
     assessment_view,
@@ -57,12 +57,6 @@ class OutputFormat(StrEnum):
 class SchemaName(StrEnum):
     patient = "patient"
     assessment = "assessment"
-
-
-def _fail(problems: tuple[str, ...] | list[str]) -> NoReturn:
-    for p in problems:
-        print(f"error: {p}", file=sys.stderr)
-    raise typer.Exit(2)
 
 
 def read_patients(text: str, k: Knowledge) -> tuple[list[Patient], bool]:
@@ -114,7 +108,7 @@ def assess(
     try:
         patients, single = read_patients(text, k)
     except InputError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     # Everything is validated: nothing below can be bad input. The parsed batch stays alive to
     # the end, so take it out of the garbage collector's scans (measured: about 40 % of batch time).
     gc.freeze()
@@ -179,7 +173,7 @@ def interactions(
     except InputError as exc:
         problems.extend(exc.problems)
     if problems or patient is None:
-        _fail(problems)
+        fail(problems)
     found, mme = check_medications(k, patient, target)
     if as_json:
         out = {
@@ -219,7 +213,7 @@ def schedule(
                 raise ValueError(start)
             date.fromisoformat(start)
         except ValueError:
-            _fail([f"--start must be a real calendar date YYYY-MM-DD; got {start!r}"])
+            fail([f"--start must be a real calendar date YYYY-MM-DD; got {start!r}"])
     text = _read_source(source)
     try:
         patients, single = read_patients(text, k)
@@ -230,18 +224,18 @@ def schedule(
             routine = (patient.routine or Routine()).model_dump() | {"start_date": start}
             patient = parse_patient(patient.model_dump(exclude_none=True) | {"routine": routine})
     except InputError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     a = assess_patient(patient, k)
     if ics is not None and a.schedule:
         if any(d.date is None for d in a.schedule):
-            _fail(["--ics needs a start date: give routine.start_date or --start YYYY-MM-DD"])
+            fail(["--ics needs a start date: give routine.start_date or --start YYYY-MM-DD"])
         names = {p.id: p.name for p in k.products}
         stamp = datetime.now(UTC).replace(microsecond=0)
         data = calendar_ics(a.schedule, names, k.dosing.scheduling.reminder_minutes_before, stamp)
         try:
             ics.write_bytes(data)
         except OSError as exc:
-            _fail([f"--ics could not be written: {exc}"])
+            fail([f"--ics could not be written: {exc}"])
     if as_json:
         out = {
             "patient_id": a.patient_id,
@@ -270,11 +264,11 @@ def _read_source(source: str) -> str:
         return sys.stdin.read()
     path = Path(source)
     if not path.is_file():
-        _fail([f"FILE must be a readable file or '-'; got {source!r}"])
+        fail([f"FILE must be a readable file or '-'; got {source!r}"])
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        _fail([f"FILE could not be read as UTF-8 text: {exc}"])
+        fail([f"FILE could not be read as UTF-8 text: {exc}"])
 
 
 @app.command()

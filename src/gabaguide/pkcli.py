@@ -179,6 +179,8 @@ def simulate(
     try:
         if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
             raise InputError([f"--plot must end in .png, .svg or .html; got {plot.name!r}"])
+        if len(set(crcl)) != len(crcl):
+            raise InputError([f"--crcl values must be different to compare; got {crcl}"])
         sims = [
             (
                 f"CrCl {value:g} mL/min",
@@ -208,6 +210,8 @@ def simulate(
     if plot is not None:
         try:
             render(concentration_chart(sims), plot)
+        except InputError as exc:
+            fail(exc.problems)
         except OSError as exc:
             fail([f"--plot could not be written: {exc}"])
     if as_json:

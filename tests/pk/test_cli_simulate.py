@@ -79,6 +79,10 @@ def test_plot_is_written(tmp_path: Path, suffix: str) -> None:
         (["--regimen", "400 mg TID", "--crcl", "90", "--dialysis-days", "x"], "--dialysis-days"),
         (["--regimen", "400 mg TID", "--crcl", "90", "--plot", "x.pdf"], "--plot must end in"),
         (
+            ["--regimen", "400 mg TID", "--crcl", "90", "--crcl", "90", "--plot", "x.png"],
+            "--crcl values",
+        ),
+        (
             [
                 "--drug",
                 "pregabalin",

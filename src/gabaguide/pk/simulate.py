@@ -151,7 +151,7 @@ def simulate(k: Knowledge, s: Scenario) -> Simulation:
     step_h = s.grid_minutes / 60.0
     end_h = s.days * HOURS_PER_DAY
     times = np.arange(0.0, end_h + step_h / 2, step_h)
-    f_draw = people.f_factor  # each dose's F·exp(η) is capped at 1 in _dose_f
+    f_draw = people.f_factor  # each dose's F·exp(η) is capped at 1 in dose_bioavailability
     conc = np.empty((times.shape[0], s.n), dtype=np.float32)
     window = times >= end_h - WINDOW_H
 
@@ -213,7 +213,9 @@ def _sessions(k: Knowledge, s: Scenario) -> list[tuple[float, float]]:
     return [(d * HOURS_PER_DAY + s.dialysis_start_h, hours) for d in sorted(set(s.dialysis_days))]
 
 
-def _dose_f(model: Model, dose: DoseGiven, f_draw: Array) -> Array:
+def dose_bioavailability(model: Model, dose: DoseGiven, f_draw: Array) -> Array:
+    """Each subject's F for one dose: the typical F times the subject's draw (and the antacid
+    factor when the dose follows an antacid), capped at 1."""
     f = dose.typical_f * f_draw
     if dose.after_antacid and model.antacid_f_factor is not None:
         f = f * model.antacid_f_factor
@@ -244,7 +246,10 @@ def _solve_chunk(
             time=d.time_h,
             evid=Evid.DOSE,
             dose=Dose(
-                cmt=1, amount=d.amount_mg, f=_dose_f(model, d, f_draw[lo:hi]), lag=model.lag_h
+                cmt=1,
+                amount=d.amount_mg,
+                f=dose_bioavailability(model, d, f_draw[lo:hi]),
+                lag=model.lag_h,
             ),
         )
         for d in doses
@@ -278,7 +283,7 @@ def _effective_f(model: Model, doses: tuple[DoseGiven, ...], f_draw: Array) -> A
     total = sum(d.amount_mg for d in doses)
     absorbed = np.zeros_like(f_draw)
     for d in doses:
-        absorbed += d.amount_mg * _dose_f(model, d, f_draw)
+        absorbed += d.amount_mg * dose_bioavailability(model, d, f_draw)
     return absorbed / total
 
 
