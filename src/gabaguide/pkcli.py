@@ -15,7 +15,6 @@ from rich.console import Console
 
 from gabaguide.errors import InputError
 from gabaguide.interop.nmcsv import columns, read_table, write_table
-from gabaguide.interop.pkplot import concentration_chart, render
 from gabaguide.knowledge import load_knowledge
 from gabaguide.pk import simulate_regimen
 from gabaguide.pk.dataset import read_dataset, run_dataset
@@ -208,6 +207,9 @@ def simulate(
     except InputError as exc:
         fail(exc.problems)
     if plot is not None:
+        # Imported here: Altair costs every other command about 0.15 s of start-up.
+        from gabaguide.interop.pkplot import concentration_chart, render
+
         try:
             render(concentration_chart(sims), plot)
         except InputError as exc:
