@@ -68,10 +68,16 @@ import numpy.typing as npt
 
 from bench_assess import cpu_model, git_rev
 from gabaguide.knowledge import Knowledge, load_knowledge
-from gabaguide.pk.engine import Dose, Event, Evid, Kinetics, solve
+from gabaguide.pk.engine import Kinetics, solve
 from gabaguide.pk.models import Covariates, Individuals, Model, individuals, load_model
 from gabaguide.pk.regimen import parse_regimen
-from gabaguide.pk.simulate import DoseGiven, Scenario, dose_bioavailability, simulate
+from gabaguide.pk.simulate import (
+    DoseGiven,
+    Scenario,
+    dose_bioavailability,
+    regimen_events,
+    simulate,
+)
 
 # The module (``gabaguide.pk`` re-exports the function under the same name): for CHUNK, WINDOW_H.
 pk_simulate = importlib.import_module("gabaguide.pk.simulate")
@@ -138,29 +144,6 @@ def administrations(
     return when, amounts.reshape(len(doses), f_factor.shape[0])
 
 
-def chunk_events(
-    model: Model, doses: tuple[DoseGiven, ...], f_factor: Array, times: Array
-) -> list[Event]:
-    """The event list ``simulate._solve_chunk`` builds for one chunk of subjects."""
-    dose_events = [
-        Event(
-            time=d.time_h,
-            evid=Evid.DOSE,
-            dose=Dose(
-                cmt=1,
-                amount=d.amount_mg,
-                f=dose_bioavailability(model, d, f_factor),
-                lag=model.lag_h,
-            ),
-        )
-        for d in doses
-    ]
-    obs_events = [
-        Event(time=float(t), evid=Evid.OBSERVATION, output=i) for i, t in enumerate(times)
-    ]
-    return sorted(dose_events + obs_events, key=lambda e: (e.time, e.output is not None))
-
-
 def engine_float64(
     model: Model,
     people: Individuals,
@@ -170,7 +153,7 @@ def engine_float64(
 ) -> Array:
     """Concentrations (time, subject) of subjects ``0:hi`` from ``engine.solve``, in float64."""
     kin = Kinetics(ka=people.ka[:hi], k_by_phase=(people.k[:hi],), v=people.v[:hi])
-    events = chunk_events(model, doses, people.f_factor[:hi], times)
+    events = regimen_events(model, doses, people.f_factor[:hi], times)
     return solve(events, kin, n_outputs=times.shape[0]) / people.v[:hi]
 
 
@@ -328,7 +311,7 @@ def chunk_stages(
     faults: list[float] = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        events = chunk_events(model, doses, people.f_factor[:size], times)
+        events = regimen_events(model, doses, people.f_factor[:size], times)
         t1 = time.perf_counter()
         solve(
             events, kin, n_outputs=times.shape[0], out=warm[:, :size], scale=1.0 / people.v[:size]

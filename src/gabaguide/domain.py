@@ -84,11 +84,14 @@ AgeYears = Annotated[
     AfterValidator(_range_check(0, 120, "years")),
     _schema_range(0, 120, "Age in years (fractions allowed for children)."),
 ]
+# Plausible input ranges (input validation, not clinical advice); the PK simulator shares them.
+WEIGHT_KG_RANGE = (0.5, 400.0)
+CRCL_ML_MIN_RANGE = (0.0, 250.0)
 WeightKg = Annotated[
     float,
     Strict(),
-    AfterValidator(_range_check(0.5, 400, "kg")),
-    _schema_range(0.5, 400, "Actual body weight in kilograms."),
+    AfterValidator(_range_check(*WEIGHT_KG_RANGE, "kg")),
+    _schema_range(*WEIGHT_KG_RANGE, "Actual body weight in kilograms."),
 ]
 HeightCm = Annotated[
     float,
@@ -99,8 +102,8 @@ HeightCm = Annotated[
 CrClMlMin = Annotated[
     float,
     Strict(),
-    AfterValidator(_range_check(0, 250, "mL/min")),
-    _schema_range(0, 250, "Measured creatinine clearance; overrides Cockcroft-Gault."),
+    AfterValidator(_range_check(*CRCL_ML_MIN_RANGE, "mL/min")),
+    _schema_range(*CRCL_ML_MIN_RANGE, "Measured creatinine clearance; overrides Cockcroft-Gault."),
 ]
 DoseMg = Annotated[
     float,

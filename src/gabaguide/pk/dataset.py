@@ -123,7 +123,8 @@ def _rule_problems(c: dict[str, Array]) -> list[str]:
         "D1/D2 must be > 0 when RATE is -2",
         "RATE",
     )
-    for _, rows in Dataset(c).subjects():
+    subjects = Dataset(c).subjects()
+    for _, rows in subjects:
         times = c["TIME"][rows]
         for i in np.flatnonzero(np.diff(times) < 0):
             row = rows[i + 1]
@@ -131,7 +132,7 @@ def _rule_problems(c: dict[str, Array]) -> list[str]:
                 f"row {row + 1}: TIME must not decrease within subject ID {c['ID'][row]:g}; "
                 f"got {times[i + 1]:g} after {times[i]:g}"
             )
-    if np.unique(c["ID"]).shape[0] != len(Dataset(c).subjects()):
+    if np.unique(c["ID"]).shape[0] != len(subjects):
         problems.append("ID: each subject's rows must be contiguous")
     return problems
 

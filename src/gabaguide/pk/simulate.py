@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from gabaguide.clinical.renal import renal_range
-from gabaguide.domain import Citation
+from gabaguide.domain import CRCL_ML_MIN_RANGE, WEIGHT_KG_RANGE, Citation
 from gabaguide.errors import InputError
 from gabaguide.knowledge import Knowledge
 from gabaguide.pk.engine import Dose, Event, Evid, Kinetics, PhaseChange, solve
@@ -119,12 +119,14 @@ def scenario_problems(s: Scenario) -> list[str]:
         problems.append(f"n must be between 1 and {MAX_SUBJECTS}; got {s.n}")
     if not 1 <= s.grid_minutes <= 60:
         problems.append(f"grid_minutes must be between 1 and 60; got {s.grid_minutes:g}")
-    if not (math.isfinite(s.covariates.crcl_ml_min) and 0 < s.covariates.crcl_ml_min <= 250):
+    crcl, crcl_max = s.covariates.crcl_ml_min, CRCL_ML_MIN_RANGE[1]
+    if not (math.isfinite(crcl) and 0 < crcl <= crcl_max):  # 0 would mean no elimination at all
+        problems.append(f"crcl must be more than 0 and at most {crcl_max:g} mL/min; got {crcl:g}")
+    low, high = WEIGHT_KG_RANGE
+    if s.covariates.weight_kg is not None and not low <= s.covariates.weight_kg <= high:
         problems.append(
-            f"crcl must be more than 0 and at most 250 mL/min; got {s.covariates.crcl_ml_min:g}"
+            f"weight must be between {low:g} and {high:g} kg; got {s.covariates.weight_kg:g}"
         )
-    if s.covariates.weight_kg is not None and not 1 <= s.covariates.weight_kg <= 400:
-        problems.append(f"weight must be between 1 and 400 kg; got {s.covariates.weight_kg:g}")
     if any(not 0 <= d < s.days for d in s.dialysis_days):
         problems.append(f"dialysis days must be within the simulation (0 to {s.days - 1})")
     if s.after_dialysis_mg < 0 or (s.after_dialysis_mg > 0 and not s.dialysis_days):
@@ -146,8 +148,8 @@ def simulate(k: Knowledge, s: Scenario) -> Simulation:
         raise InputError(problems)
     rng = np.random.default_rng(s.seed) if s.n > 1 else None
     people = individuals(model, s.covariates, s.n, rng)
-    doses = _doses(k, model, s)
     sessions = _sessions(k, s)
+    doses = _doses(k, model, s, sessions)
     step_h = s.grid_minutes / 60.0
     end_h = s.days * HOURS_PER_DAY
     times = np.arange(0.0, end_h + step_h / 2, step_h)
@@ -184,11 +186,13 @@ def simulate(k: Knowledge, s: Scenario) -> Simulation:
         },
         window_h=(end_h - WINDOW_H, end_h),
         assumptions=model.assumptions(s.covariates),
-        notes=_notes(k, model, s),
+        notes=_notes(k, model, s, doses),
     )
 
 
-def _doses(k: Knowledge, model: Model, s: Scenario) -> tuple[DoseGiven, ...]:
+def _doses(
+    k: Knowledge, model: Model, s: Scenario, sessions: list[tuple[float, float]]
+) -> tuple[DoseGiven, ...]:
     gap = k.dosing.scheduling.antacid_gap_h
     antacids = [d * HOURS_PER_DAY + t for d in range(s.days) for t in s.antacid_times_h]
     given = []
@@ -199,7 +203,7 @@ def _doses(k: Knowledge, model: Model, s: Scenario) -> tuple[DoseGiven, ...]:
             given.append(
                 DoseGiven(time, s.regimen.dose_mg, model.bioavailability(s.regimen.dose_mg), near)
             )
-    for start, hours in _sessions(k, s):
+    for start, hours in sessions:
         if s.after_dialysis_mg > 0:
             amount = s.after_dialysis_mg
             given.append(DoseGiven(start + hours, amount, model.bioavailability(amount), False))
@@ -241,23 +245,7 @@ def _solve_chunk(
         for start, hours in sessions:
             changes += [PhaseChange(start, 1), PhaseChange(start + hours, 0)]
     kinetics = Kinetics(ka=people.ka[lo:hi], k_by_phase=k_by_phase, v=people.v[lo:hi])
-    dose_events = [
-        Event(
-            time=d.time_h,
-            evid=Evid.DOSE,
-            dose=Dose(
-                cmt=1,
-                amount=d.amount_mg,
-                f=dose_bioavailability(model, d, f_draw[lo:hi]),
-                lag=model.lag_h,
-            ),
-        )
-        for d in doses
-    ]
-    obs_events = [
-        Event(time=float(t), evid=Evid.OBSERVATION, output=i) for i, t in enumerate(times)
-    ]
-    events = sorted(dose_events + obs_events, key=lambda e: (e.time, e.output is not None))
+    events = regimen_events(model, doses, f_draw[lo:hi], times)
     solve(
         events,
         kinetics,
@@ -319,7 +307,9 @@ def _workers(tasks: int) -> int:
     return max(1, min(os.cpu_count() or 1, tasks))
 
 
-def _notes(k: Knowledge, model: Model, s: Scenario) -> tuple[str, ...]:
+def _notes(
+    k: Knowledge, model: Model, s: Scenario, doses: tuple[DoseGiven, ...]
+) -> tuple[str, ...]:
     notes = []
     limit = k.dosing.limits.label_max_daily_mg
     if model.drug == "gabapentin" and s.regimen.daily_mg > limit:
@@ -340,9 +330,33 @@ def _notes(k: Knowledge, model: Model, s: Scenario) -> tuple[str, ...]:
             f"{band.daily_max_mg:g} mg/day for CrCl {s.covariates.crcl_ml_min:g} mL/min "
             f"(row {band.band.label!r}): this shows why the dose is reduced"
         )
-    if any(d.after_antacid for d in _doses(k, model, s)):
+    if any(d.after_antacid for d in doses):
         notes.append(
             f"doses taken less than {k.dosing.scheduling.antacid_gap_h:g} h after an antacid are "
             "simulated with reduced bioavailability"
         )
     return tuple(notes)
+
+
+def regimen_events(
+    model: Model, doses: tuple[DoseGiven, ...], f_draw: Array, times: Array
+) -> list[Event]:
+    """The engine events of a simulation: each dose into the depot (with the model's lag and each
+    subject's bioavailability) and an observation at each grid time, doses first at equal times."""
+    dose_events = [
+        Event(
+            time=d.time_h,
+            evid=Evid.DOSE,
+            dose=Dose(
+                cmt=1,
+                amount=d.amount_mg,
+                f=dose_bioavailability(model, d, f_draw),
+                lag=model.lag_h,
+            ),
+        )
+        for d in doses
+    ]
+    obs_events = [
+        Event(time=float(t), evid=Evid.OBSERVATION, output=i) for i, t in enumerate(times)
+    ]
+    return sorted(dose_events + obs_events, key=lambda e: (e.time, e.output is not None))
