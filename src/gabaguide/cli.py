@@ -21,17 +21,24 @@ from rich.console import Console
 
 from gabaguide.clinical.assess import assess as assess_patient
 from gabaguide.clinical.assess import resolve_products
-from gabaguide.clinical.interactions import check_medications
-from gabaguide.domain import Assessment, Patient, Routine, input_problems, parse_patient
+from gabaguide.clinical.checks import interaction_check, schedule_report
+from gabaguide.domain import (
+    Assessment,
+    InteractionsRequest,
+    Patient,
+    Routine,
+    input_problems,
+    parse_patient,
+)
 from gabaguide.errors import GabaguideError, InputError, KnowledgeError
 from gabaguide.interop.ical import calendar_ics
 from gabaguide.knowledge import Knowledge, load_knowledge
+from gabaguide.knowledge.catalogue import facts
 from gabaguide.pkcli import fail, pk_app, simulate
 from gabaguide.textreport import (
     DISCLAIMER,
     assessment_view,
     dispensing_table,
-    facts,
     facts_table,
     findings_table,
     schedule_table,
@@ -164,33 +171,31 @@ def interactions(
             meds.append(_medication(arg, n))
         except InputError as exc:
             problems.extend(exc.problems)
-    patient: Patient | None = None
+    request: InteractionsRequest | None = None
     try:
-        patient = parse_patient(
+        request = InteractionsRequest.model_validate(
             {"medications": meds, "product": product, "alcohol_use": alcohol or None}
         )
-        target, _ = resolve_products(k, patient)
+        check = interaction_check(k, request)
+    except ValidationError as exc:
+        problems.extend(input_problems(exc))
     except InputError as exc:
         problems.extend(exc.problems)
-    if problems or patient is None:
+    if problems or request is None:
         fail(problems)
-    found, mme = check_medications(k, patient, target)
     if as_json:
-        out = {
-            "product": target.id,
-            "mme_daily": None if mme is None else mme.total,
-            "findings": [f.model_dump() for f in found],
-        }
-        print(json.dumps(out, indent=2))
+        print(check.model_dump_json(indent=2, exclude={"mme_parts"}))
         return
     console = Console()
-    if mme is not None:
-        total = "unknown" if mme.total is None else f"{mme.total:g}"
-        console.print(f"Opioids: {total} MME/day " + "; ".join((*mme.parts, *mme.unknown)))
-    if found:
-        console.print(findings_table(found))
+    if check.mme_parts:
+        total = "unknown" if check.mme_daily is None else f"{check.mme_daily:g}"
+        console.print(f"Opioids: {total} MME/day " + "; ".join(check.mme_parts))
+    if check.findings:
+        console.print(findings_table(check.findings))
     else:
-        console.print(f"No interactions with {target.name} in the knowledge base.")
+        console.print(
+            f"No interactions with {k.product_by_id[check.product].name} in the knowledge base."
+        )
     console.print(DISCLAIMER)
 
 
@@ -237,13 +242,7 @@ def schedule(
         except OSError as exc:
             fail([f"--ics could not be written: {exc}"])
     if as_json:
-        out = {
-            "patient_id": a.patient_id,
-            "schedule": [d.model_dump() for d in a.schedule],
-            "dispensing": [d.model_dump() for d in a.dispensing],
-            "findings": [f.model_dump() for f in a.findings if f.code.startswith("schedule.")],
-        }
-        print(json.dumps(out, indent=2))
+        print(schedule_report(a).model_dump_json(indent=2))
         return
     console = Console()
     if not a.schedule:

@@ -455,10 +455,17 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out or "input"
 
 
-def _sentence(error: Mapping[str, Any]) -> str:
+def error_path(error: Mapping[str, Any], skip: int = 0) -> str:
+    """The dotted path of a pydantic error's field (``medications[0].dose_mg``); ``skip`` drops
+    leading parts a framework adds (FastAPI's ``body``)."""
+    loc = tuple(error["loc"])[skip:]
+    return _path(tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-"))))
+
+
+def error_sentence(error: Mapping[str, Any], skip: int = 0) -> str:
+    """One sentence for one pydantic error, naming its field."""
     kind = error["type"]
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    path = _path(loc)
+    path = error_path(error, skip)
     given = error.get("input")
     if kind == "out_of_range":
         return f"{path} {error['msg']}"
@@ -505,7 +512,7 @@ def _sentence(error: Mapping[str, Any]) -> str:
 
 def input_problems(error: ValidationError) -> list[str]:
     """One sentence per problem in a pydantic ValidationError, each naming its field."""
-    return [_sentence(e) for e in error.errors()]
+    return [error_sentence(e) for e in error.errors()]
 
 
 def parse_patient(data: object) -> Patient:
@@ -516,3 +523,44 @@ def parse_patient(data: object) -> Patient:
         return Patient.model_validate(data)
     except ValidationError as exc:
         raise InputError(input_problems(exc)) from None
+
+
+class InteractionsRequest(BaseModel):
+    """The quick interaction check's input: other medicines (and alcohol) against one product."""
+
+    model_config = _INPUT
+
+    medications: tuple[Medication, ...] = Field(
+        max_length=50, description="The other medicines, each a name, brand or RxNorm code."
+    )
+    product: ShortText = Field("gabapentin", description="Gabapentinoid product id or brand.")
+    alcohol_use: StrictBool | None = Field(None, description="Does the patient drink alcohol?")
+
+    def as_patient(self) -> Patient:
+        return Patient(
+            medications=self.medications, product=self.product, alcohol_use=self.alcohol_use
+        )
+
+
+class InteractionCheck(BaseModel):
+    """The quick interaction check's answer."""
+
+    model_config = _OUTPUT
+
+    product: str
+    mme_daily: float | None = Field(
+        description="Daily MME of the opioids named, when every one could be counted."
+    )
+    mme_parts: tuple[str, ...] = Field((), description="How each opioid's MME was counted.")
+    findings: tuple[Finding, ...]
+
+
+class ScheduleReport(BaseModel):
+    """Dose times, what to dispense and the scheduling notes of one assessment."""
+
+    model_config = _OUTPUT
+
+    patient_id: str | None
+    schedule: tuple[ScheduledDose, ...]
+    dispensing: tuple[DispenseLine, ...]
+    findings: tuple[Finding, ...]
