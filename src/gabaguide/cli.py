@@ -339,6 +339,27 @@ def demo() -> None:
     console.print(DISCLAIMER)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Run the web app: assessment pages, education pages, JSON API (settings: GABAGUIDE_* env)."""
+    # Imported here: the web stack costs every other command its start-up time.
+    import uvicorn
+
+    from gabaguide.web import Settings, create_app
+
+    try:
+        settings = Settings.from_env()
+    except InputError as exc:
+        fail(exc.problems)
+    print(f"gabaguide: serving on http://{host}:{port} (database {settings.database_url})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
+
+
 app.add_typer(pk_app, name="pk")
 app.command()(simulate)
 

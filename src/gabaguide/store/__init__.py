@@ -1,0 +1,11 @@
+"""Storage: SQLAlchemy tables, Alembic migrations and the repositories the web app uses.
+
+SQLite (a file) is the embedded default; any SQLAlchemy URL works (PostgreSQL is tested with the
+diary). Nothing here knows about HTTP, and nothing clinical is decided here.
+"""
+
+from __future__ import annotations
+
+from gabaguide.store.db import Store, open_store
+
+__all__ = ["Store", "open_store"]

@@ -1,0 +1,86 @@
+"""Settings from the environment, with safe defaults (loopback, a SQLite file, no debug)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gabaguide.errors import InputError
+
+ENV_PREFIX = "GABAGUIDE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/gabaguide.sqlite3"
+    """Any SQLAlchemy URL; the default is a file under ./var (created on first start)."""
+    load_demo: bool = True
+    """Load the bundled example patients into an empty database."""
+    reaction_limit: int = 10
+    """Reactions one client address may post per ``reaction_window_s`` (then 429)."""
+    reaction_window_s: float = 60.0
+    simulate_max_subjects: int = 2000
+    """Upper bound of ``n`` in a simulation request (server resources, not clinical)."""
+    simulate_max_days: int = 28
+    secure_cookies: bool = False
+    """Mark cookies Secure (set it when the app is served over HTTPS)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """``GABAGUIDE_DATABASE_URL``, ``GABAGUIDE_LOAD_DEMO``, ``GABAGUIDE_REACTION_LIMIT``, ...:
+        each field's name in upper case; InputError names a value that does not parse."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        problems: list[str] = []
+        for name, default in cls().__dict__.items():
+            key = ENV_PREFIX + name.upper()
+            if key not in env:
+                continue
+            raw = env[key].strip()
+            try:
+                values[name] = _parse(raw, default)
+            except ValueError:
+                problems.append(f"{key} must be {_kind(default)}; got {raw!r}")
+        if problems:
+            raise InputError(problems)
+        settings = cls(**values)  # type: ignore[arg-type]
+        problems = settings.problems()
+        if problems:
+            raise InputError(problems)
+        return settings
+
+    def problems(self) -> list[str]:
+        out = []
+        for name in ("reaction_limit", "simulate_max_subjects", "simulate_max_days"):
+            if getattr(self, name) < 1:
+                out.append(f"{ENV_PREFIX}{name.upper()} must be at least 1")
+        if self.reaction_window_s <= 0:
+            out.append(f"{ENV_PREFIX}REACTION_WINDOW_S must be more than 0")
+        return out
+
+
+def _parse(raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(raw)
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if not raw:
+        raise ValueError(raw)
+    return raw
+
+
+def _kind(default: object) -> str:
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "a whole number"
+    if isinstance(default, float):
+        return "a number"
+    return "a non-empty text"
