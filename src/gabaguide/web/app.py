@@ -29,24 +29,11 @@ from gabaguide.web.errors import (
     from_pydantic,
     from_request_error,
 )
+from gabaguide.web.security import SECURITY_HEADERS
 from gabaguide.web.settings import Settings
 from gabaguide.web.state import AppState
 
 log = logging.getLogger("gabaguide.web")
-
-SECURITY_HEADERS = {
-    # Vega evaluates its expressions with an interpreter (no eval), so scripts need only 'self'.
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -26,6 +26,7 @@ from gabaguide.web.api import ics_response
 from gabaguide.web.education import REACTIONS, page_by_slug, pages
 from gabaguide.web.errors import NotFoundError, from_input_error
 from gabaguide.web.forms import MAX_MEDICATION_ROWS, form_values, patient_data
+from gabaguide.web.security import CHART_PAGE_CSP
 from gabaguide.web.state import AppState, app_state
 from gabaguide.web.suggest import suggestions
 
@@ -77,7 +78,9 @@ async def assess_submit(request: Request, state: State) -> HTMLResponse:
     if patient is None or errors:
         return _form(request, state, values, errors, status_code=422)
     a = assess(patient, state.knowledge)
-    return render(request, "result.html", **_result_context(state, patient, data, a))
+    response = render(request, "result.html", **_result_context(state, patient, data, a))
+    response.headers["Content-Security-Policy"] = CHART_PAGE_CSP
+    return response
 
 
 @router.post("/assess/calendar")

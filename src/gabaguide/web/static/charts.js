@@ -1,6 +1,5 @@
 // Draw every Vega-Lite spec on the page (the spec sits in a JSON script next to its box).
-// Expressions are interpreted, not eval'd, so the page's Content-Security-Policy needs no
-// 'unsafe-eval'. The bundle (vega, vega-lite, vega-embed) is served by the app itself.
+// The bundle (vega, vega-lite, vega-embed) is served by the app itself: no CDN, works offline.
 (function () {
   "use strict";
   function draw() {
@@ -11,8 +10,6 @@
       window.vegaEmbed(target, spec, {
         actions: false,
         renderer: "svg",
-        ast: true,
-        expr: window.vega.expressionInterpreter,
         defaultStyle: false
       }).then(function () {
         target.dataset.rendered = "true";
