@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     Strict,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -182,18 +183,19 @@ class Routine(BaseModel):
     meals: tuple[ClockTime, ...] = Field((), max_length=6, description="Usual meal times.")
     start_date: IsoDate | None = Field(None, description="Day 1 of the plan (for calendars).")
 
-    @model_validator(mode="after")
-    def _valid_date(self) -> Routine:
-        if self.start_date is not None:
+    @field_validator("start_date")
+    @classmethod
+    def _valid_date(cls, value: str | None) -> str | None:
+        if value is not None:
             try:
-                date.fromisoformat(self.start_date)
+                date.fromisoformat(value)
             except ValueError:
                 raise PydanticCustomError(
                     "date_invalid",
-                    "start_date must be a real calendar date YYYY-MM-DD; got {value}",
-                    {"value": self.start_date},
+                    "must be a real calendar date YYYY-MM-DD; got {value}",
+                    {"value": value},
                 ) from None
-        return self
+        return value
 
 
 class CurrentRegimen(BaseModel):
@@ -479,7 +481,20 @@ def error_sentence(error: Mapping[str, Any], skip: int = 0) -> str:
         allowed = error.get("ctx", {}).get("expected", "")
         return f"{path} must be one of {allowed}; got {given!r}"
     if kind in {"string_too_short", "string_too_long"}:
-        return f"{path} must be 1 to 200 characters long"
+        ctx = error.get("ctx", {})
+        if kind == "string_too_short":
+            low = ctx.get("min_length", 1)
+            return f"{path} must be at least {low} character{'s' if low != 1 else ''} long"
+        return f"{path} must be at most {ctx.get('max_length')} characters long"
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"{path} must be {words} {error.get('ctx', {}).get(key)}; got {given!r}"
     if kind == "string_pattern_mismatch":
         pattern = str(error.get("ctx", {}).get("pattern", ""))
         if "[0-5]" in pattern:
@@ -488,7 +503,7 @@ def error_sentence(error: Mapping[str, Any], skip: int = 0) -> str:
             return f"{path} must be a date YYYY-MM-DD; got {given!r}"
         return f"{path} must be digits only (an RxNorm code); got {given!r}"
     if kind == "date_invalid":
-        return f"{path}.{error['msg']}"
+        return f"{path} {error['msg']}"
     if kind == "too_long":
         limit = error.get("ctx", {}).get("max_length", "")
         return f"{path} must have at most {limit} entries"

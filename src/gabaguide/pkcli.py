@@ -200,6 +200,7 @@ def simulate(
                     thresholds_mg_l=tuple(above or ()),
                     grid_minutes=grid_minutes,
                     knowledge=k,
+                    times_field="--times",
                 ),
             )
             for value in crcl

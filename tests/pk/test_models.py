@@ -170,7 +170,10 @@ def test_population_is_reproducible_and_spreads_around_the_typical(k: Knowledge)
         ({"regimen": "400 mg thrice"}, "regimen frequency"),
         ({"regimen": "four hundred"}, "regimen must look like"),
         ({"regimen": "400 mg q7h"}, "q<N>h"),
-        ({"times": ["08:00"]}, "--times"),
+        (
+            {"times": ["08:00"]},
+            "times must give 3",
+        ),  # the Python argument's name; the CLI says --times
         ({"antacid_times": ["25:00"]}, "antacid time"),
         ({"drug": "pregabalin", "dialysis_days": [0]}, "dialysis is not modelled"),
         ({"dialysis_days": [9]}, "dialysis days"),

@@ -29,7 +29,8 @@ def test_demo_patients_load_once_and_are_valid_json(tmp_path: Path) -> None:
     assert load_demo_patients(store) == 0
     first = demo_patients(store)[0]
     data = demo_patient(store, first.id)
-    assert data is not None and data["patient_id"] == first.id
+    assert data is not None
+    assert data["patient_id"] == first.id
     assert json.loads(first.patient_json) == data
     assert demo_patient(store, "no-such") is None
 
@@ -44,7 +45,9 @@ def test_visitor_secret_is_made_once_and_kept(tmp_path: Path) -> None:
 def test_a_reaction_is_one_row_per_visitor_and_page(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     a, b = visitor_key("k", "cookie-a"), visitor_key("k", "cookie-b")
-    assert a != b and len(a) == 64 and "cookie" not in a
+    assert a != b
+    assert len(a) == 64
+    assert "cookie" not in a
     react(store, "dosage", a, "helpful")
     react(store, "dosage", a, "worried")
     react(store, "dosage", b, "worried")

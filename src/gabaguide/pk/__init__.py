@@ -49,12 +49,13 @@ def simulate_regimen(
     thresholds_mg_l: Sequence[float] = (),
     grid_minutes: float = 15.0,
     knowledge: Knowledge | None = None,
+    times_field: str = "times",
 ) -> Simulation:
     """Simulate a regimen written as text (``"400 mg TID"``) for a typical patient (``n = 1``) or a
     virtual population of ``n`` (seeded by ``seed``); times of day as ``"HH:MM"``."""
     scenario = Scenario(
         drug=drug,
-        regimen=parse_regimen(regimen, tuple(times)),
+        regimen=parse_regimen(regimen, tuple(times), times_field),
         covariates=Covariates(crcl_ml_min=crcl_ml_min, weight_kg=weight_kg, sex=sex),
         days=days,
         n=n,

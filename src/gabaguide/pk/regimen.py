@@ -41,7 +41,7 @@ def parse_clock(text: str, field: str) -> float:
     return int(m["h"]) + int(m["m"]) / 60.0
 
 
-def parse_regimen(text: str, times: tuple[str, ...] = ()) -> Regimen:
+def parse_regimen(text: str, times: tuple[str, ...] = (), times_field: str = "times") -> Regimen:
     """Parse ``"<dose> mg <QD|BID|TID|QID|qNh>"``; ``times`` (HH:MM) place the doses in the day,
     otherwise the first dose is at 00:00 and the rest evenly spaced."""
     m = _REGIMEN.match(text)
@@ -73,11 +73,11 @@ def parse_regimen(text: str, times: tuple[str, ...] = ()) -> Regimen:
     if problems:
         raise InputError(problems)
     if times:
-        clock = tuple(sorted(parse_clock(t, "--times") for t in times))
+        clock = tuple(sorted(parse_clock(t, times_field) for t in times))
         if len(clock) != per_day or len(set(clock)) != per_day:
             raise InputError(
                 [
-                    f"--times must give {per_day} different times for {text.strip()!r}; got {len(set(clock))}"
+                    f"{times_field} must give {per_day} different times for {text.strip()!r}; got {len(set(clock))}"
                 ]
             )
         return Regimen(dose_mg=dose, times_h=clock, text=text.strip())

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from pydantic_core import PydanticCustomError
 
 from gabaguide.clinical.assess import assess, resolve_products
 from gabaguide.clinical.checks import interaction_check, schedule_report
 from gabaguide.domain import (
+    CRCL_ML_MIN_RANGE,
     Assessment,
+    ClockTime,
     InteractionCheck,
     InteractionsRequest,
     Patient,
     ScheduleReport,
+    WeightKg,
 )
 from gabaguide.errors import InputError
 from gabaguide.interop.ical import calendar_ics
@@ -85,7 +90,7 @@ def schedule_ics(patient: PatientBody, state: State) -> Response:
 
 def ics_response(state: AppState, a: Assessment) -> Response:
     if not a.schedule:
-        raise InputError(["the plan has no doses to put in a calendar (see the findings)"])
+        raise InputError(["body: the plan has no doses to put in a calendar (see the findings)"])
     if any(d.date is None for d in a.schedule):
         raise InputError(["routine.start_date is required for a calendar file (YYYY-MM-DD)"])
     k = state.knowledge
@@ -99,27 +104,44 @@ def ics_response(state: AppState, a: Assessment) -> Response:
     )
 
 
+def _simulated_crcl(value: float) -> float:
+    # 0 would mean no elimination at all: more than 0, up to the domain's maximum.
+    if not (math.isfinite(value) and 0 < value <= CRCL_ML_MIN_RANGE[1]):
+        raise PydanticCustomError(
+            "out_of_range",
+            "must be more than 0 and at most {hi} mL/min; got {value}",
+            {"hi": f"{CRCL_ML_MIN_RANGE[1]:g}", "value": f"{value:g}"},
+        )
+    return value
+
+
+SimCrCl = Annotated[float, Strict(), AfterValidator(_simulated_crcl)]
+Threshold = Annotated[float, Strict(), Field(gt=0, le=10_000, allow_inf_nan=False)]
+
+
 class SimulateRequest(BaseModel):
     """A regimen to simulate at one or more kidney functions (the body of ``/simulate``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     regimen: str = Field(max_length=40, description="e.g. '400 mg TID', '300 mg q8h'.")
-    crcl_ml_min: tuple[float, ...] = Field(
+    crcl_ml_min: tuple[SimCrCl, ...] = Field(
         min_length=1, max_length=6, description="Creatinine clearances to compare, mL/min."
     )
     drug: Literal["gabapentin", "pregabalin"] = "gabapentin"
     days: int = Field(7, description="Days to simulate; the last is the steady state.")
     n: int = Field(1, description="Virtual patients; 1 = the typical patient.")
     seed: int = Field(1, ge=0, le=2**32 - 1)
-    times: tuple[str, ...] = Field((), max_length=12, description="Dose clock times HH:MM.")
-    weight_kg: float | None = None
+    times: tuple[ClockTime, ...] = Field((), max_length=12, description="Dose clock times HH:MM.")
+    weight_kg: WeightKg | None = None
     sex: Literal["female", "male"] | None = None
-    antacid_times: tuple[str, ...] = Field((), max_length=12)
-    dialysis_days: tuple[int, ...] = Field((), max_length=28, description="0 = the first day.")
-    dialysis_start: str = Field("08:00", max_length=5)
-    after_dialysis_mg: float = 0.0
-    above_mg_l: tuple[float, ...] = Field((), max_length=6, description="Thresholds, mg/L.")
+    antacid_times: tuple[ClockTime, ...] = Field((), max_length=12)
+    dialysis_days: tuple[Annotated[int, Field(ge=0)], ...] = Field(
+        (), max_length=28, description="0 = the first day; each must fall within `days`."
+    )
+    dialysis_start: ClockTime = "08:00"
+    after_dialysis_mg: Annotated[float, Strict(), Field(ge=0, le=10_000, allow_inf_nan=False)] = 0.0
+    above_mg_l: tuple[Threshold, ...] = Field((), max_length=6, description="Thresholds, mg/L.")
 
 
 @router.post("/simulate", tags=["pharmacokinetics"])
@@ -138,6 +160,10 @@ def simulate(
     if not 1 <= request.days <= limits.simulate_max_days:
         problems.append(
             f"days must be between 1 and {limits.simulate_max_days}; got {request.days}"
+        )
+    if any(d >= request.days for d in request.dialysis_days):
+        problems.append(
+            f"dialysis_days must fall within the simulated days (0 to {request.days - 1})"
         )
     if len(set(request.crcl_ml_min)) != len(request.crcl_ml_min):
         problems.append("crcl_ml_min values must be different to compare")

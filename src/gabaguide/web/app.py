@@ -17,12 +17,14 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gabaguide import __doc__ as package_doc
+from gabaguide.domain import InteractionsRequest, Patient
 from gabaguide.errors import InputError
 from gabaguide.knowledge import load_knowledge
 from gabaguide.store import open_store
 from gabaguide.store.demo import load_demo_patients
 from gabaguide.web import api, pages
 from gabaguide.web.errors import (
+    FieldError,
     NotFoundError,
     body,
     from_input_error,
@@ -34,6 +36,12 @@ from gabaguide.web.settings import Settings
 from gabaguide.web.state import AppState
 
 log = logging.getLogger("gabaguide.web")
+# The field names of every request body and query: a core sentence starting with one of them names
+# that field; any other sentence is about the body as a whole.
+REQUEST_FIELDS = frozenset(
+    {*Patient.model_fields, *InteractionsRequest.model_fields, *api.SimulateRequest.model_fields}
+    | {"q", "kind", "limit", "source_id", "reaction"}
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -119,7 +127,8 @@ def _handlers(app: FastAPI) -> None:
         if wants_html(request):
             return page(request, 422, "That did not work", list(exc.problems))
         return JSONResponse(
-            body("The request is not valid.", from_input_error(exc)), status_code=422
+            body("The request is not valid.", from_input_error(exc, REQUEST_FIELDS)),
+            status_code=422,
         )
 
     @app.exception_handler(ValidationError)
@@ -136,6 +145,9 @@ def _handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_html(request) and exc.status_code == 404:
             return page(request, 404, "Not found", [f"There is no page at {request.url.path}."])
+        if exc.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8)
+            problem = FieldError(field="body", message="body must be UTF-8 encoded JSON")
+            return JSONResponse(body("The request is not valid.", [problem]), status_code=422)
         return JSONResponse(body(str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)

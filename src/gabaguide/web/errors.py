@@ -33,25 +33,46 @@ class ErrorBody(BaseModel):
 
 def from_validation(errors: Sequence[Mapping[str, Any]], skip: int = 0) -> list[FieldError]:
     """FieldErrors from pydantic's (or FastAPI's, ``skip=1`` for ``body``) error dicts."""
-    return [FieldError(field=error_path(e, skip), message=error_sentence(e, skip)) for e in errors]
+    return [
+        FieldError(field=error_path(e, skip), message=error_sentence(e, skip))
+        for e in _one_per_problem(errors)
+    ]
+
+
+def _one_per_problem(errors: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Pydantic adds "too short after validation" for a list whose bad item it already reported:
+    that second error is the same problem, so it is dropped."""
+    locs = [tuple(e.get("loc", ())) for e in errors]
+    return [
+        e
+        for e, loc in zip(errors, locs, strict=True)
+        if not (e.get("type") == "too_short" and any(o[: len(loc)] == loc != o for o in locs))
+    ]
 
 
 def from_request_error(exc: RequestValidationError) -> list[FieldError]:
     out = []
-    for e in exc.errors():
+    for e in _one_per_problem(exc.errors()):
         loc = tuple(e.get("loc", ()))
         skip = 1 if loc and loc[0] in {"body", "query", "path", "header", "cookie"} else 0
-        if e.get("type") == "json_invalid":
-            out.append(FieldError(field="body", message=error_sentence(e)))
+        if e.get("type") == "json_invalid" or not loc[skip:]:
+            message = error_sentence(e, skip).replace("input ", "body ", 1)
+            out.append(FieldError(field="body", message=message))
         else:
-            out.append(
-                FieldError(field=error_path(e, skip) or "body", message=error_sentence(e, skip))
-            )
+            out.append(FieldError(field=error_path(e, skip), message=error_sentence(e, skip)))
     return out
 
 
-def from_input_error(exc: InputError) -> list[FieldError]:
-    return [FieldError(field=_field_of(p), message=p) for p in exc.problems]
+def from_input_error(exc: InputError, fields: Iterable[str] | None = None) -> list[FieldError]:
+    """FieldErrors from the core's sentences, which name their field first. With ``fields`` (the
+    request's field names), a first word that is not one of them gives the field ``body``."""
+    out = []
+    for p in exc.problems:
+        field = _field_of(p)
+        if fields is not None and field.split(".")[0].split("[")[0] not in fields:
+            field = "body"
+        out.append(FieldError(field=field, message=p.removeprefix("body: ")))
+    return out
 
 
 def from_pydantic(exc: ValidationError) -> list[FieldError]:
@@ -64,7 +85,7 @@ def body(detail: str, errors: Iterable[FieldError] = ()) -> dict[str, Any]:
 
 def _field_of(problem: str) -> str:
     m = _LEADING_FIELD.match(problem)
-    return m["field"] if m else "input"
+    return m["field"] if m else "body"
 
 
 class NotFoundError(Exception):
