@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import re
 import sys
 from datetime import UTC, date, datetime
@@ -351,12 +352,14 @@ def serve(
     import uvicorn
 
     from gabaguide.web import Settings, create_app
+    from gabaguide.web.security import drop_query_strings
 
     try:
         settings = Settings.from_env()
     except InputError as exc:
         fail(exc.problems)
     print(f"gabaguide: serving on http://{host}:{port} (database {settings.database_url})")
+    logging.getLogger("uvicorn.access").addFilter(drop_query_strings)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
 
 

@@ -52,3 +52,14 @@ def test_serve_with_a_bad_setting_exits_2_naming_it() -> None:
     assert proc.returncode == 2
     assert "GABAGUIDE_REACTION_LIMIT must be a whole number; got 'lots'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_access_log_keeps_no_query_strings() -> None:
+    import logging
+
+    from gabaguide.web.security import drop_query_strings
+
+    args = ("127.0.0.1:5000", "GET", "/assess/suggest?med_name=oxycodone", "1.1", 200)
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, "%s %s %s %s %d", args, None)
+    assert drop_query_strings(record)
+    assert record.getMessage() == "127.0.0.1:5000 GET /assess/suggest 1.1 200"

@@ -202,7 +202,7 @@ def learn_page(request: Request, slug: str, state: State) -> HTMLResponse:
 @router.post("/learn/{slug}/reaction", response_class=HTMLResponse)
 def learn_react(
     request: Request, slug: str, reaction: Annotated[str, Form(max_length=32)], state: State
-) -> HTMLResponse:
+) -> Response:
     """Record the visitor's reaction (HTMX swaps the widget; without JavaScript, back to the page)."""
     if slug not in page_by_slug(state.knowledge):
         raise NotFoundError(f"no page {slug!r}")
@@ -218,11 +218,10 @@ def learn_react(
             limited=True,
             **_reaction_context(state, slug, None),
         )
-    cookie = request.cookies.get(VISITOR_COOKIE)
-    new_cookie = cookie is None or not 16 <= len(cookie) <= 64
+    cookie = request.cookies.get(VISITOR_COOKIE) or ""
+    new_cookie = not 16 <= len(cookie) <= 64
     if new_cookie:
         cookie = secrets.token_urlsafe(24)
-    assert cookie is not None
     reactions.react(state.store, slug, _visitor(state, cookie), reaction)
     if request.headers.get("HX-Request") == "true":
         response: Response = render(
@@ -239,7 +238,7 @@ def learn_react(
             samesite="lax",
             secure=state.settings.secure_cookies,
         )
-    return response  # type: ignore[return-value]
+    return response
 
 
 def _visitor(state: AppState, cookie: str) -> str:

@@ -1,6 +1,9 @@
-"""Security headers on every answer; pages with charts get their own script policy."""
+"""Security headers on every answer (pages with charts get their own script policy), and the
+access-log filter that keeps typed text out of the logs."""
 
 from __future__ import annotations
+
+import logging
 
 CSP = (
     "default-src 'self'; script-src {script}; style-src 'self' 'unsafe-inline'; "
@@ -19,3 +22,12 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+def drop_query_strings(record: logging.LogRecord) -> bool:
+    """A filter for uvicorn's access log: paths without their query strings, which can hold what a
+    prescriber typed (medicine look-ups). Request bodies are never logged."""
+    if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+        path = record.args[2].split("?", 1)[0]
+        record.args = (*record.args[:2], path, *record.args[3:])
+    return True
