@@ -60,10 +60,7 @@ def doses_for(
 ) -> tuple[Dose, ...]:
     """``doses_per_day`` equal doses of ``per_dose_mg`` at the default clock times (memoised)."""
     key = ("doses", product.id, indication, per_dose_mg, doses_per_day)
-    cached: tuple[Dose, ...] | None = k.memo.get(key)
-    if cached is None:
-        cached = k.memo[key] = _build_doses(k, product, indication, per_dose_mg, doses_per_day)
-    return cached
+    return k.remember(key, lambda: _build_doses(k, product, indication, per_dose_mg, doses_per_day))
 
 
 def _build_doses(

@@ -152,10 +152,7 @@ class _Context:
         product, indication, day and antacid times (batches repeat them)."""
         if n not in self.memo:
             key = ("schedule", self.product.id, self.indication, self.day, self.antacids, n)
-            found: _Pattern | None = self.k.memo.get(key)
-            if found is None:
-                found = self.k.memo[key] = _pattern(self, n)
-            self.memo[n] = found
+            self.memo[n] = self.k.remember(key, lambda: _pattern(self, n))
         return self.memo[n]
 
 
@@ -164,16 +161,11 @@ def _retime(plan: Plan, ctx: _Context) -> Plan:
         if not ds:
             return ds
         times = ctx.pattern(len(ds)).clocks
-        # plans share their dose tuples (regimen.doses_for memoises them), so re-timing is memoised
-        # on the tuple's identity; the entry holds the tuple, so its id cannot be reused meanwhile
-        key = ("retimed", id(ds), times)
-        hit: tuple[tuple[Dose, ...], tuple[Dose, ...]] | None = ctx.k.memo.get(key)
-        if hit is None:
-            retimed = tuple(
-                d.model_copy(update={"time": t}) for d, t in zip(ds, times, strict=True)
-            )
-            hit = ctx.k.memo[key] = (ds, retimed)
-        return hit[1]
+        # Keyed on the doses' values (frozen, hashable): batches repeat the same days of doses.
+        return ctx.k.remember(
+            ("retimed", ds, times),
+            lambda: tuple(d.model_copy(update={"time": t}) for d, t in zip(ds, times, strict=True)),
+        )
 
     def days(pds: tuple[PlanDay, ...]) -> tuple[PlanDay, ...]:
         return tuple(pd.model_copy(update={"doses": doses(pd.doses)}) for pd in pds)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from gabaguide.domain import Citation
 from gabaguide.knowledge.schema import (
@@ -30,6 +31,10 @@ from gabaguide.knowledge.schema import (
     SwitchFile,
     TermGroup,
 )
+
+T = TypeVar("T")
+MEMO_LIMIT = 20_000
+"""Entries the derived-value memo holds before it starts again (not clinical: memory)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,18 @@ class Knowledge:
             for vs in c.valuesets:
                 out.setdefault(vs, set()).add(c.id)
         return {vs: frozenset(ids) for vs, ids in out.items()}
+
+    def remember(self, key: object, make: Callable[[], T]) -> T:
+        """The value memoised under ``key`` (made by ``make`` the first time). Keys are values, never
+        object identities. The memo is bounded: past ``MEMO_LIMIT`` entries it starts again, so a
+        long-running server assessing ever-new patients keeps a fixed amount of memory."""
+        if key in self.memo:
+            value: T = self.memo[key]
+            return value
+        if len(self.memo) >= MEMO_LIMIT:
+            self.memo.clear()
+        made = self.memo[key] = make()
+        return made
 
     def bands_for(self, product: str, indication: str | None = None) -> tuple[RenalBand, ...]:
         """The renal table rows of a product (and indication, where the table differs by one)."""

@@ -3,6 +3,7 @@ API, the static files and the error handling. Nothing clinical happens here."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -60,6 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store=store,
             visitor_secret=store.secret(),
         )
+        # Start-up objects (knowledge base, templates, routes) live as long as the app: keep them out
+        # of the garbage collector's full scans, as the CLI's batch path does.
+        gc.collect()
+        gc.freeze()
         yield
         store.engine.dispose()
 

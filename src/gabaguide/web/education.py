@@ -81,11 +81,12 @@ def page_specs() -> tuple[PageSpec, ...]:
 
 def pages(k: Knowledge) -> tuple[Page, ...]:
     """Every education page with its facts (built once per knowledge base)."""
-    cached: tuple[Page, ...] | None = k.memo.get(("web.education",))
-    if cached is not None:
-        return cached
+    return k.remember(("web.education",), lambda: _build(k))
+
+
+def _build(k: Knowledge) -> tuple[Page, ...]:
     cited = [f for f in facts(k) if f.citations]
-    built = tuple(
+    return tuple(
         Page(
             spec.slug,
             spec.title,
@@ -97,8 +98,6 @@ def pages(k: Knowledge) -> tuple[Page, ...]:
         )
         for spec in page_specs()
     )
-    k.memo[("web.education",)] = built
-    return built
 
 
 def page_by_slug(k: Knowledge) -> dict[str, Page]:

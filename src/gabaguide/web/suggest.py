@@ -34,10 +34,10 @@ def suggestions(k: Knowledge, query: str, limit: int) -> list[Suggestion]:
 
 
 def _index(k: Knowledge) -> list[tuple[str, Suggestion]]:
-    memo_key = ("web.suggest",)
-    cached: list[tuple[str, Suggestion]] | None = k.memo.get(memo_key)
-    if cached is not None:
-        return cached
+    return k.remember(("web.suggest",), lambda: _build_index(k))
+
+
+def _build_index(k: Knowledge) -> list[tuple[str, Suggestion]]:
     rows: dict[tuple[str, str], Suggestion] = {}
 
     def add(s: Suggestion) -> None:
@@ -59,9 +59,7 @@ def _index(k: Knowledge) -> list[tuple[str, Suggestion]]:
             add(Suggestion(name=d.brand, kind="brand", ingredients=d.ingredients))
         add(Suggestion(name=d.display, kind="rxnorm", rxcui=d.rxcui, ingredients=d.ingredients))
     order = {"gabapentinoid": 0, "generic": 1, "brand": 2, "rxnorm": 3}
-    index = sorted(
+    return sorted(
         ((normalise(s.name), s) for s in rows.values()),
         key=lambda r: (order[r[1].kind], len(r[0]), r[0]),
     )
-    k.memo[memo_key] = index
-    return index
