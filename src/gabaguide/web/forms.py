@@ -11,7 +11,7 @@ from typing import Any
 
 MAX_MEDICATION_ROWS = 12
 NUMBER_FIELDS = ("age_years", "weight_kg", "height_cm", "crcl_ml_min", "target_daily_mg")
-CHOICE_FIELDS = ("sex", "dialysis", "goal", "indication", "product")
+CHOICE_FIELDS = ("patient_id", "sex", "dialysis", "goal", "indication", "product")
 FLAG_FIELDS = ("pregnant", "breastfeeding", "alcohol_use")
 LIST_FIELDS = ("allergies", "conditions", "failed_treatments")
 
@@ -61,11 +61,14 @@ def patient_data(
                 "current_regimen.times_per_day", form.get("current_times_per_day", "")
             ),
         }
-    routine = {
+    routine: dict[str, Any] = {
         key: form.get(key, "").strip()
         for key in ("wake", "sleep", "start_date")
         if form.get(key, "").strip()
     }
+    meals = [t.strip() for t in form.get("meals", "").split(",") if t.strip()]
+    if meals:
+        routine["meals"] = meals
     if routine:
         data["routine"] = routine
     meds: list[dict[str, Any]] = []
@@ -111,6 +114,7 @@ def form_values(data: Mapping[str, Any]) -> dict[str, Any]:
     routine = data.get("routine") or {}
     for key in ("wake", "sleep", "start_date"):
         values[key] = routine.get(key) or ""
+    values["meals"] = ", ".join(routine.get("meals") or ())
     values["medications"] = [
         {
             "name": m.get("name", ""),
