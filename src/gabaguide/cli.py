@@ -34,7 +34,7 @@ from gabaguide.domain import (
 from gabaguide.errors import GabaguideError, InputError, KnowledgeError
 from gabaguide.interop.ical import calendar_ics
 from gabaguide.knowledge import Knowledge, load_knowledge
-from gabaguide.knowledge.catalogue import facts
+from gabaguide.knowledge.catalogue import search
 from gabaguide.pkcli import fail, pk_app, simulate
 from gabaguide.textreport import (
     DISCLAIMER,
@@ -299,13 +299,7 @@ def kb(
             for s in k.sources:
                 print(f"{s.id}\t[{s.kind}] {s.title}. {s.document}. {s.url or ''}".rstrip())
         return
-    words = (query or "").lower().split()
-    found = [
-        f
-        for f in facts(k)
-        if (kind is None or f.kind == kind)
-        and all(w in f"{f.kind} {f.id} {f.text}".lower() for w in words)
-    ]
+    found = search(k, query, kind)
     if as_json:
         sys.stdout.writelines(
             json.dumps(

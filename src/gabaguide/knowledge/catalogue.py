@@ -138,3 +138,15 @@ def _rule_facts(k: Knowledge) -> list[Fact]:
         for m in k.mme_factors
     ]
     return out
+
+
+def search(k: Knowledge, query: str | None = None, kind: str | None = None) -> list[Fact]:
+    """The facts of ``kind`` (any when None) whose kind, id or text contain every word of ``query``
+    (case-insensitive): what ``gabaguide kb`` and the API's fact look-up return."""
+    words = (query or "").lower().split()
+    return [
+        f
+        for f in facts(k)
+        if (kind is None or f.kind == kind)
+        and all(w in f"{f.kind} {f.id} {f.text}".lower() for w in words)
+    ]

@@ -25,7 +25,7 @@ from gabaguide.domain import (
 from gabaguide.errors import InputError
 from gabaguide.interop.ical import calendar_ics
 from gabaguide.knowledge import Knowledge
-from gabaguide.knowledge.catalogue import facts
+from gabaguide.knowledge.catalogue import search
 from gabaguide.pk import simulate_regimen
 from gabaguide.pk.summary import simulations_document
 from gabaguide.web.errors import ErrorBody, NotFoundError
@@ -211,7 +211,6 @@ def knowledge_facts(
     kind: Annotated[str | None, Query(max_length=40, description="e.g. renal, warning.")] = None,
 ) -> list[FactOut]:
     """Search the knowledge base: every fact with its citations (as `gabaguide kb --json`)."""
-    words = (q or "").lower().split()
     return [
         FactOut(
             kind=f.kind,
@@ -219,9 +218,7 @@ def knowledge_facts(
             text=f.text,
             citations=tuple(c.model_dump() for c in f.citations),
         )
-        for f in facts(state.knowledge)
-        if (kind is None or f.kind == kind)
-        and all(w in f"{f.kind} {f.id} {f.text}".lower() for w in words)
+        for f in search(state.knowledge, q, kind)
     ]
 
 
