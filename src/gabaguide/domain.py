@@ -21,7 +21,6 @@ from pydantic import (
     Field,
     Strict,
     ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -137,6 +136,20 @@ IsoDate = Annotated[
 ]
 
 
+def _real_date(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "date_invalid", "must be a real calendar date YYYY-MM-DD; got {value}", {"value": value}
+        ) from None
+    return value
+
+
+CalendarDate = Annotated[IsoDate, AfterValidator(_real_date)]
+"""A date YYYY-MM-DD that exists on the calendar."""
+
+
 class SerumCreatinine(BaseModel):
     """A serum creatinine result with its unit."""
 
@@ -181,21 +194,7 @@ class Routine(BaseModel):
     wake: ClockTime | None = Field(None, description="Usual time of getting up.")
     sleep: ClockTime | None = Field(None, description="Usual bedtime.")
     meals: tuple[ClockTime, ...] = Field((), max_length=6, description="Usual meal times.")
-    start_date: IsoDate | None = Field(None, description="Day 1 of the plan (for calendars).")
-
-    @field_validator("start_date")
-    @classmethod
-    def _valid_date(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise PydanticCustomError(
-                    "date_invalid",
-                    "must be a real calendar date YYYY-MM-DD; got {value}",
-                    {"value": value},
-                ) from None
-        return value
+    start_date: CalendarDate | None = Field(None, description="Day 1 of the plan (for calendars).")
 
 
 class CurrentRegimen(BaseModel):

@@ -36,7 +36,7 @@ from .renal import (
     patient_renal_range,
     renal_findings,
 )
-from .schedule import schedule_plan
+from .schedule import Scheduled, schedule_plan
 from .screening import patient_facts, screen_findings
 from .switch import switch_to_pregabalin
 from .taper import taper, taper_rule
@@ -164,15 +164,7 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
             )
     schedule: tuple[ScheduledDose, ...] = ()
     if plan is not None:
-        scheduled = schedule_plan(
-            k,
-            plan,
-            k.product_by_id[plan.product],
-            ind_id,
-            patient.routine,
-            _antacid_times(meds),
-            ANTACID_CLASS in meds.classes,
-        )
+        scheduled = _schedule(k, patient, plan, ind_id, meds)
         plan, schedule = scheduled.plan, scheduled.doses
         findings += scheduled.findings
     return Assessment(
@@ -184,6 +176,26 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
         schedule=schedule,
         dispensing=dispensing(k, plan) if plan is not None else (),
         mme_daily=mme.total if mme is not None else None,
+    )
+
+
+def schedule_for(k: Knowledge, patient: Patient, plan: Plan, indication: str | None) -> Scheduled:
+    """Place a plan's doses in the patient's day, clear of the antacids they take (the scheduler
+    the assessment uses, for a plan made elsewhere: a prescription kept as it is)."""
+    return _schedule(k, patient, plan, indication, review(k, patient))
+
+
+def _schedule(
+    k: Knowledge, patient: Patient, plan: Plan, indication: str | None, meds: MedicationReview
+) -> Scheduled:
+    return schedule_plan(
+        k,
+        plan,
+        k.product_by_id[plan.product],
+        indication,
+        patient.routine,
+        _antacid_times(meds),
+        ANTACID_CLASS in meds.classes,
     )
 
 

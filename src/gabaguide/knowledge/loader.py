@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from gabaguide.domain import Citation, input_problems
 from gabaguide.errors import KnowledgeError
+from gabaguide.knowledge.diaryfile import DiaryFile
 from gabaguide.knowledge.model import Knowledge
 from gabaguide.knowledge.schema import (
     AlternativesFile,
@@ -72,6 +73,7 @@ def load_from(directory: Traversable) -> Knowledge:
     interactions = read("interactions.toml", InteractionsFile)
     alternatives = read("alternatives.toml", AlternativesFile)
     switch = read("switch.toml", SwitchFile)
+    diary = read("diary.toml", DiaryFile)
     manifest = read("vocabulary/manifest.toml", ValueSetsManifest)
     drugs = _read_csv(directory, "vocabulary/rxnorm.csv", _drug_entry, problems)
     mme = _read_csv(directory, "vocabulary/mme.csv", _mme_factor, problems)
@@ -94,6 +96,7 @@ def load_from(directory: Traversable) -> Knowledge:
         and interactions
         and alternatives
         and switch
+        and diary
         and manifest
     ):
         raise KnowledgeError(["knowledge files missing"])  # pragma: no cover - reported above
@@ -112,6 +115,7 @@ def load_from(directory: Traversable) -> Knowledge:
         drugs=drugs,
         mme_factors=mme,
         valuesets=tuple(v.id for v in manifest.valuesets),
+        diary=diary,
         statements=tuple(s for f in facts for s in f.statements),
         adverse_reactions=tuple(r for f in facts for r in f.adverse_reactions),
         pk_parameters=tuple(p for f in facts for p in f.pk_parameters),
@@ -264,9 +268,32 @@ def _cross_check(k: Knowledge) -> list[str]:
     for h in k.renal.hemodialysis_supplements:
         need("renal.toml hemodialysis_supplements", h.product, product_ids, "product")
     problems += _check_rules(k, need)
+    problems += _check_diary(k, need)
     if not any(r.product == "*" for r in k.dosing.taper_rules):
         problems.append("dosing.toml taper_rules: a rule for product '*' is required")
     return problems
+
+
+def _check_diary(k: Knowledge, need: Any) -> list[str]:
+    """The diary's checklist and red flags rest on records that exist; its products exist."""
+    reactions = {r.id for r in k.adverse_reactions}
+    statements = {s.id for s in k.statements}
+    for item in k.diary.side_effects:
+        for rid in item.reactions:
+            need(f"diary.toml side_effects[{item.id}]", rid, reactions, "adverse reaction")
+    for flag in k.diary.red_flags:
+        for sid in flag.statements:
+            need(f"diary.toml red_flags[{flag.id}]", sid, statements, "statement")
+    for rule in k.diary.missed_doses:
+        for pid in rule.products:
+            need("diary.toml missed_doses", pid, {p.id for p in k.products}, "product")
+    return [
+        *_duplicates("diary.toml side_effects", [s.id for s in k.diary.side_effects]),
+        *_duplicates("diary.toml red_flags", [r.id for r in k.diary.red_flags]),
+        *_duplicates(
+            "diary.toml missed_doses", [p for m in k.diary.missed_doses for p in m.products]
+        ),
+    ]
 
 
 def _check_rules(k: Knowledge, need: Any) -> list[str]:

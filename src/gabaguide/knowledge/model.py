@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from gabaguide.domain import Citation
+from gabaguide.knowledge.diaryfile import DiaryFile, RedFlag, SideEffect
 from gabaguide.knowledge.schema import (
     AdverseReaction,
     AlternativesFile,
@@ -57,6 +58,8 @@ class Knowledge:
     mme_factors: tuple[MmeFactor, ...]
     valuesets: tuple[str, ...]
     """Ids of the imported value sets (vocabulary/manifest.toml)."""
+    diary: DiaryFile
+    """Diary scales, side-effect checklist, red flags, outcome categories, missed doses."""
     statements: tuple[Statement, ...] = ()
     adverse_reactions: tuple[AdverseReaction, ...] = ()
     pk_parameters: tuple[PkParameter, ...] = field(default=())
@@ -109,6 +112,18 @@ class Knowledge:
     @cached_property
     def statement_by_id(self) -> dict[str, Statement]:
         return {s.id: s for s in self.statements}
+
+    @cached_property
+    def adverse_reaction_by_id(self) -> dict[str, AdverseReaction]:
+        return {r.id: r for r in self.adverse_reactions}
+
+    @cached_property
+    def side_effect_by_id(self) -> dict[str, SideEffect]:
+        return {s.id: s for s in self.diary.side_effects}
+
+    @cached_property
+    def red_flag_by_id(self) -> dict[str, RedFlag]:
+        return {r.id: r for r in self.diary.red_flags}
 
     @cached_property
     def group_by_id(self) -> dict[str, TermGroup]:
