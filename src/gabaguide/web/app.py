@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 from importlib.resources import files
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,7 +24,8 @@ from gabaguide.errors import InputError
 from gabaguide.knowledge import load_knowledge
 from gabaguide.store import open_store
 from gabaguide.store.demo import load_demo_patients
-from gabaguide.web import api, pages
+from gabaguide.web import accounts, api, diary, pages
+from gabaguide.web.auth import ForbiddenError, LoginRequiredError
 from gabaguide.web.errors import (
     FieldError,
     NotFoundError,
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(accounts.router)
+    app.include_router(diary.router)
     app.mount("/static", StaticFiles(directory=str(files("gabaguide.web") / "static")), "static")
 
     @app.get("/static-bundle/vega.js", include_in_schema=False)
@@ -139,6 +143,19 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def model_invalid(request: Request, exc: ValidationError) -> Response:
         return JSONResponse(body("The request is not valid.", from_pydantic(exc)), status_code=422)
+
+    @app.exception_handler(LoginRequiredError)
+    async def login_required(request: Request, exc: LoginRequiredError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(body("Log in first."), status_code=401)
+        target = f"/login?next={quote(exc.next_path)}" if exc.next_path else "/login"
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(request: Request, exc: ForbiddenError) -> Response:
+        if wants_html(request) or request.method == "POST":
+            return page(request, 403, "Not allowed", [exc.detail])
+        return JSONResponse(body(exc.detail), status_code=403)
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:

@@ -23,6 +23,13 @@ from gabaguide.pk.simulate import simulate
 from gabaguide.store import reactions
 from gabaguide.store.demo import demo_patient, demo_patients
 from gabaguide.web.api import ics_response
+from gabaguide.web.auth import (
+    CheckedForm,
+    csrf_cookie,
+    csrf_token,
+    current_account,
+    set_csrf_cookie,
+)
 from gabaguide.web.education import REACTIONS, page_by_slug, pages
 from gabaguide.web.errors import NotFoundError, from_input_error
 from gabaguide.web.forms import MAX_MEDICATION_ROWS, form_values, patient_data
@@ -43,9 +50,18 @@ PLAN_CURVE_DAYS = 4
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    k: Knowledge = app_state(request).knowledge
+    """A page, with what every page needs: the education menu, the visitor's account and the CSRF
+    token its forms carry (the CSRF cookie is set on a visitor's first page)."""
+    state = app_state(request)
+    k: Knowledge = state.knowledge
     context.setdefault("education", pages(k))
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    context.setdefault("account", current_account(request))
+    cookie, new = csrf_cookie(request)
+    context["csrf"] = csrf_token(request, cookie)
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    if new:
+        set_csrf_cookie(state, response, cookie)
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -65,8 +81,7 @@ def assess_form(request: Request, state: State, demo: str | None = None) -> HTML
 
 
 @router.post("/assess", response_class=HTMLResponse)
-async def assess_submit(request: Request, state: State) -> HTMLResponse:
-    form = await request.form()
+async def assess_submit(request: Request, state: State, form: CheckedForm) -> HTMLResponse:
     values, data, problems = _read_form(form)
     patient = None
     try:
@@ -84,9 +99,8 @@ async def assess_submit(request: Request, state: State) -> HTMLResponse:
 
 
 @router.post("/assess/calendar")
-async def assess_calendar(request: Request, state: State) -> Response:
+async def assess_calendar(request: Request, state: State, form: CheckedForm) -> Response:
     """The .ics of a result page's plan (the page posts back the patient JSON it was made from)."""
-    form = await request.form()
     try:
         data = json.loads(str(form.get("patient", "")))
         if form.get("start_date"):
@@ -201,7 +215,11 @@ def learn_page(request: Request, slug: str, state: State) -> HTMLResponse:
 
 @router.post("/learn/{slug}/reaction", response_class=HTMLResponse)
 def learn_react(
-    request: Request, slug: str, reaction: Annotated[str, Form(max_length=32)], state: State
+    request: Request,
+    slug: str,
+    reaction: Annotated[str, Form(max_length=32)],
+    state: State,
+    _form: CheckedForm,
 ) -> Response:
     """Record the visitor's reaction (HTMX swaps the widget; without JavaScript, back to the page)."""
     if slug not in page_by_slug(state.knowledge):

@@ -18,16 +18,26 @@ class RateLimiter:
 
     def allow(self, key: str) -> bool:
         """Count one hit for ``key``; False when it already had ``limit`` in the window."""
-        now = self.clock()
+        if self.limited(key):
+            return False
+        self.hit(key)
+        return True
+
+    def limited(self, key: str) -> bool:
+        """Has ``key`` used up its hits in the window? (Counts nothing.)"""
         with self._lock:
-            if len(self._hits) > 10_000:  # forget idle clients so memory stays bounded
-                self._hits = {
-                    k: q for k, q in self._hits.items() if q and q[-1] > now - self.window_s
-                }
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window_s:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            return True
+            return len(self._recent(key)) >= self.limit
+
+    def hit(self, key: str) -> None:
+        """Count one hit for ``key`` (e.g. a failed log-in)."""
+        with self._lock:
+            self._recent(key).append(self.clock())
+
+    def _recent(self, key: str) -> deque[float]:
+        now = self.clock()
+        if len(self._hits) > 10_000:  # forget idle clients so memory stays bounded
+            self._hits = {k: q for k, q in self._hits.items() if q and q[-1] > now - self.window_s}
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        return hits

@@ -25,6 +25,15 @@ class Settings:
     simulate_max_days: int = 28
     secure_cookies: bool = False
     """Mark cookies Secure (set it when the app is served over HTTPS)."""
+    session_hours: int = 12
+    """How long a log-in lasts."""
+    login_limit: int = 5
+    """Failed log-ins (and reset requests) per ``login_window_s``, per address and per account."""
+    login_window_s: float = 900.0
+    show_reset_codes: bool = True
+    """Print password-reset codes on the server console (the demo configuration: there is no mail
+    server). Turn off in production; reset then needs an administrator."""
+    reset_code_minutes: int = 15
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -52,11 +61,19 @@ class Settings:
 
     def problems(self) -> list[str]:
         out = []
-        for name in ("reaction_limit", "simulate_max_subjects", "simulate_max_days"):
+        for name in (
+            "reaction_limit",
+            "simulate_max_subjects",
+            "simulate_max_days",
+            "session_hours",
+            "login_limit",
+            "reset_code_minutes",
+        ):
             if getattr(self, name) < 1:
                 out.append(f"{ENV_PREFIX}{name.upper()} must be at least 1")
-        if self.reaction_window_s <= 0:
-            out.append(f"{ENV_PREFIX}REACTION_WINDOW_S must be more than 0")
+        for name in ("reaction_window_s", "login_window_s"):
+            if getattr(self, name) <= 0:
+                out.append(f"{ENV_PREFIX}{name.upper()} must be more than 0")
         return out
 
 

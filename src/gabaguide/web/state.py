@@ -20,11 +20,14 @@ class AppState:
     visitor_secret: str
     """Key of the visitor-cookie hash (kept in the database)."""
     reaction_limiter: RateLimiter = field(init=False)
+    login_limiter: RateLimiter = field(init=False)
+    """Failed log-ins and reset requests, counted per client address and per e-mail address."""
 
     def __post_init__(self) -> None:
         self.reaction_limiter = RateLimiter(
             self.settings.reaction_limit, self.settings.reaction_window_s
         )
+        self.login_limiter = RateLimiter(self.settings.login_limit, self.settings.login_window_s)
 
 
 def app_state(request: Request) -> AppState:
