@@ -24,10 +24,18 @@ SECURITY_HEADERS = {
 }
 
 
+SECRET_PATHS = ("/calendar/",)
+"""Paths whose last part is a secret (a private calendar feed's token): logged without it."""
+
+
 def drop_query_strings(record: logging.LogRecord) -> bool:
     """A filter for uvicorn's access log: paths without their query strings, which can hold what a
-    prescriber typed (medicine look-ups). Request bodies are never logged."""
+    prescriber typed (medicine look-ups), and without the tokens of private calendar feeds.
+    Request bodies are never logged."""
     if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
         path = record.args[2].split("?", 1)[0]
+        for prefix in SECRET_PATHS:
+            if path.startswith(prefix):
+                path = prefix + "<token>"
         record.args = (*record.args[:2], path, *record.args[3:])
     return True
