@@ -164,7 +164,10 @@ class Outcomes(BaseModel):
     )
     category: str | None
     category_label: str | None
-    daily_mg: float | None = Field(description="The plan's daily dose on the report day.")
+    daily_mg: float | None = Field(
+        description="The plan's mg/day on the report day, averaged over the regimen's cycle (a "
+        "dose every other day counts half)."
+    )
     days_at_dose: int | None
     adherence_pct: float | None
     doses_taken: int

@@ -31,7 +31,8 @@ def outcomes(
     o = k.diary.outcomes
     calendar = PlanCalendar(plans)
     start = calendar.first_day
-    kept = sorted((e for e in entries if e.day <= as_of.isoformat()), key=lambda e: e.day)
+    by_day = {e.day: e for e in entries if e.day <= as_of.isoformat()}  # one entry a day: the last
+    kept = [by_day[d] for d in sorted(by_day)]
     gaps: list[str] = []
 
     baseline, basis = _baseline(k, plans, kept, start, gaps)
@@ -55,16 +56,16 @@ def outcomes(
             change = round((baseline - recent_avg) / baseline * 100, 1)
     category = category_of(k, change)
 
-    planned_today = calendar.planned(as_of) if start and as_of >= start else None
-    daily_mg = planned_today.daily_mg if planned_today and planned_today.doses else None
-    days_at = _days_at_dose(calendar, as_of, daily_mg) if daily_mg is not None else None
+    daily_mg = _dose_level(calendar, as_of) if start and as_of >= start else None
+    days_at = _days_at_dose(calendar, as_of, daily_mg) if daily_mg else None
+    daily_mg = daily_mg or None
 
     taken, scheduled = _adherence(calendar, kept, start)
     adherence = round(100 * taken / scheduled, 1) if scheduled else None
     if adherence is None:
         gaps.append("Adherence: no diary day records the doses taken on a day with planned doses.")
 
-    side = _side_effects(k, kept)
+    side = _side_effects(k, [e for e in kept if start is None or e.day >= start.isoformat()])
     flags = tuple(
         RedFlagDay(
             day=e.day,
@@ -140,11 +141,21 @@ def category_of(
     return o.below.id, o.below.label, o.below.cite
 
 
-def _days_at_dose(calendar: PlanCalendar, as_of: date, daily_mg: float) -> int:
+def _dose_level(calendar: PlanCalendar, day: date) -> float:
+    """The plan's mg/day on ``day``, averaged over its regimen's cycle (a dose every other day
+    counts half), so that a regimen that does not change has one level every day."""
+    i = calendar.plan_on(day)
+    cycle = calendar.plans[i].cycle_days if i is not None else 1
+    total = sum(calendar.planned(day - timedelta(days=n)).daily_mg for n in range(cycle))
+    return round(total / cycle, 3)
+
+
+def _days_at_dose(calendar: PlanCalendar, as_of: date, level: float) -> int:
+    """Days, counting back from ``as_of``, at the same dose level (from day 1 at the most)."""
     first = calendar.first_day
     assert first is not None
     n, day = 0, as_of
-    while day >= first and calendar.planned(day).daily_mg == daily_mg:
+    while day >= first and _dose_level(calendar, day) == level:
         n += 1
         day -= timedelta(days=1)
     return n
