@@ -10,6 +10,10 @@ import altair as alt
 from gabaguide.interop.pkplot import COLOURS, WIDTH, Spec
 from gabaguide.records import DiaryEntry, PlannedDay
 
+# Diary days are calendar dates: parsed and shown in UTC, so a browser west of UTC does not label a
+# day with the day before.
+DAY = "utcyearmonthdate(date):T"
+
 
 def pain_chart(entries: Sequence[DiaryEntry], scale_max: int) -> Spec | None:
     """Pain by day (points joined by a line); red-flag days drawn as red diamonds."""
@@ -20,9 +24,9 @@ def pain_chart(entries: Sequence[DiaryEntry], scale_max: int) -> Spec | None:
         for e in entries
     ]
     base = alt.Chart(alt.InlineData(values=rows)).encode(
-        x=alt.X("date:T", title="Date"),
+        x=alt.X(DAY, title="Date"),
         y=alt.Y("pain:Q", title="Pain (0-10)", scale=alt.Scale(domain=[0, scale_max])),
-        tooltip=["date:T", "pain:Q", "red_flag:N"],
+        tooltip=[alt.Tooltip(DAY, title="date"), "pain:Q", "red_flag:N"],
     )
     line = base.mark_line(color=COLOURS[0])
     points = base.mark_point(filled=True, size=70).encode(
@@ -50,9 +54,9 @@ def dose_chart(days: Sequence[PlannedDay]) -> Spec | None:
         alt.Chart(alt.InlineData(values=rows))
         .mark_line(interpolate="step-after", color=COLOURS[1])
         .encode(
-            x=alt.X("date:T", title="Date"),
+            x=alt.X(DAY, title="Date"),
             y=alt.Y("mg_per_day:Q", title="Planned dose (mg/day)"),
-            tooltip=["date:T", "mg_per_day:Q"],
+            tooltip=[alt.Tooltip(DAY, title="date"), "mg_per_day:Q"],
         )
         .properties(width=WIDTH, height=140, title="Planned daily dose")
     )
