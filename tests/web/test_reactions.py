@@ -13,6 +13,7 @@ import pytest
 
 from gabaguide.web import Settings
 from tests.web.conftest import LiveServer, start_server
+from tests.web.users import csrf_of
 
 HX = {"HX-Request": "true"}
 
@@ -21,32 +22,46 @@ def counts(html: str) -> dict[str, int]:
     return {k: int(v) for k, v in re.findall(r'data-count="([a-z]+)">(\d+)<', html)}
 
 
+def token(client: httpx.Client, page: str = "/learn/uses") -> str:
+    """The visitor's CSRF token, from a page with the reaction form (as a browser has it)."""
+    return csrf_of(client.get(page).text)
+
+
 def test_one_reaction_per_visitor_changeable(live_server: LiveServer) -> None:
     with (
         httpx.Client(base_url=live_server.url) as visitor,
         httpx.Client(base_url=live_server.url) as other,
     ):
-        before = counts(visitor.get("/learn/taking-it").text)
-        r = visitor.post("/learn/taking-it/reaction", data={"reaction": "helpful"}, headers=HX)
+        page = visitor.get("/learn/taking-it").text
+        before, mine, theirs = counts(page), csrf_of(page), token(other, "/learn/taking-it")
+        r = visitor.post(
+            "/learn/taking-it/reaction", data={"reaction": "helpful", "csrf": mine}, headers=HX
+        )
         assert r.status_code == 200
         assert counts(r.text)["helpful"] == before.get("helpful", 0) + 1
         assert 'aria-pressed="true" data-reaction="helpful"' in r.text
         # The same visitor again: still one reaction.
-        r = visitor.post("/learn/taking-it/reaction", data={"reaction": "helpful"}, headers=HX)
+        r = visitor.post(
+            "/learn/taking-it/reaction", data={"reaction": "helpful", "csrf": mine}, headers=HX
+        )
         assert counts(r.text)["helpful"] == before.get("helpful", 0) + 1
         # Changed: moves from helpful to confusing.
-        r = visitor.post("/learn/taking-it/reaction", data={"reaction": "confusing"}, headers=HX)
+        r = visitor.post(
+            "/learn/taking-it/reaction", data={"reaction": "confusing", "csrf": mine}, headers=HX
+        )
         after = counts(r.text)
         assert after["helpful"] == before.get("helpful", 0)
         assert after["confusing"] == before.get("confusing", 0) + 1
         # Another visitor counts separately.
-        r = other.post("/learn/taking-it/reaction", data={"reaction": "confusing"}, headers=HX)
+        r = other.post(
+            "/learn/taking-it/reaction", data={"reaction": "confusing", "csrf": theirs}, headers=HX
+        )
         assert counts(r.text)["confusing"] == before.get("confusing", 0) + 2
 
 
 def test_without_javascript_the_form_redirects_back(live_server: LiveServer) -> None:
     with httpx.Client(base_url=live_server.url) as c:
-        r = c.post("/learn/uses/reaction", data={"reaction": "clear"})
+        r = c.post("/learn/uses/reaction", data={"reaction": "clear", "csrf": token(c)})
         assert r.status_code == 303
         assert r.headers["location"] == "/learn/uses#reactions"
         assert 'aria-pressed="true" data-reaction="clear"' in c.get("/learn/uses").text
@@ -54,7 +69,9 @@ def test_without_javascript_the_form_redirects_back(live_server: LiveServer) -> 
 
 def test_nothing_personal_is_stored(live_server: LiveServer) -> None:
     with httpx.Client(base_url=live_server.url) as c:
-        c.post("/learn/interactions/reaction", data={"reaction": "worried"}, headers=HX)
+        page = c.get("/learn/interactions").text
+        data = {"reaction": "worried", "csrf": csrf_of(page)}
+        assert c.post("/learn/interactions/reaction", data=data, headers=HX).status_code == 200
         cookie = c.cookies["gg_visitor"]
     with sqlite3.connect(live_server.database) as db:
         rows = db.execute("SELECT * FROM reactions WHERE page = 'interactions'").fetchall()
@@ -77,7 +94,8 @@ def test_bad_reactions_change_nothing(
 ) -> None:
     with sqlite3.connect(live_server.database) as db:
         before = db.execute("SELECT count(*) FROM reactions").fetchone()
-    r = httpx.post(live_server.url + path, data=data)
+    with httpx.Client(base_url=live_server.url) as c:
+        r = c.post(path, data={**data, "csrf": token(c)})
     assert r.status_code == status
     assert r.json()["detail"]
     with sqlite3.connect(live_server.database) as db:
@@ -97,7 +115,8 @@ def test_reactions_are_rate_limited_per_client(limited_server: str) -> None:
     statuses = []
     for n in range(5):
         with httpx.Client(base_url=limited_server) as fresh:  # a new visitor each time
-            r = fresh.post("/learn/uses/reaction", data={"reaction": "helpful"}, headers=HX)
+            data = {"reaction": "helpful", "csrf": token(fresh)}
+            r = fresh.post("/learn/uses/reaction", data=data, headers=HX)
             statuses.append(r.status_code)
             if n == 4:
                 assert "try again" in r.text

@@ -28,7 +28,7 @@ from gabaguide.records import DiaryEntry, PersonalPlan, PlanRequest
 from gabaguide.store import diary as store
 from gabaguide.store.accounts import Account
 from gabaguide.web.auth import CheckedForm, ClinicianAccount, PatientAccount
-from gabaguide.web.errors import NotFoundError
+from gabaguide.web.errors import NotFoundError, from_input_error
 from gabaguide.web.pages import render
 from gabaguide.web.security import CHART_PAGE_CSP
 from gabaguide.web.state import AppState, app_state
@@ -171,10 +171,12 @@ def _diary_page(
 
 
 def _by_field(problems: list[str]) -> dict[str, list[str]]:
+    """Problems by the form input they are about (``current_regimen.dose_mg`` -> ``dose_mg``), so
+    the page can mark each input ``aria-invalid``; whatever the sentence's wording."""
     out: dict[str, list[str]] = {}
-    for p in problems:
-        field, _, message = p.partition(": ")
-        out.setdefault(field.split("[")[0].split(".")[0], []).append(message or p)
+    for e in from_input_error(InputError(problems)) if problems else ():
+        field = e.field.removeprefix("patient.").removeprefix("current_regimen.")
+        out.setdefault(field.split("[")[0].split(".")[0], []).append(e.message)
     return out
 
 
