@@ -1,7 +1,7 @@
 """Storage: SQLAlchemy tables, Alembic migrations and the repositories the web app uses.
 
-SQLite (a file) is the embedded default; any SQLAlchemy URL works (PostgreSQL is tested with the
-diary). Nothing here knows about HTTP, and nothing clinical is decided here.
+SQLite (a file) is the embedded default; PostgreSQL (``postgresql://``) is supported and tested
+against a real server. Nothing here knows about HTTP, and nothing clinical is decided here.
 """
 
 from __future__ import annotations
