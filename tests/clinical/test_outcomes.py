@@ -19,46 +19,10 @@ from gabaguide import Knowledge, load_knowledge, parse_patient
 from gabaguide.clinical.outcomes import category_of, outcomes
 from gabaguide.clinical.personal import personal_plan
 from gabaguide.records import DiaryEntry, Outcomes, PersonalPlan, PlanRequest
+from tests.diarycases import FORBIDDEN, KEPT, PHN, STOP
 
 K = load_knowledge()
 START = date(2026, 3, 1)
-
-# Label titration for PHN to 1800 mg/day (NEU48 §2.1): day 1 300 mg (1 dose), day 2 600 mg
-# (2 doses), days 3-9 900 mg, days 10-16 1500 mg, day 17 on 1800 mg (3 doses a day).
-PHN = {
-    "age_years": 60,
-    "crcl_ml_min": 80,
-    "indication": "postherpetic neuralgia",
-    "target_daily_mg": 1800,
-}
-# A prescription kept as it is: 400 mg three times a day, 1200 mg/day from day 1.
-KEPT = {
-    "age_years": 60,
-    "crcl_ml_min": 80,
-    "goal": "review",
-    "current_regimen": {"product": "gabapentin", "dose_mg": 400, "times_per_day": 3},
-}
-# Stopping 600 mg three times a day: a taper that ends (NEU48 §2.5, decision D7).
-STOP = {
-    "age_years": 50,
-    "crcl_ml_min": 90,
-    "goal": "stop",
-    "current_regimen": {"product": "gabapentin", "dose_mg": 600, "times_per_day": 3},
-}
-
-FORBIDDEN = (
-    "increase your dose",
-    "increase the dose",
-    "raise your dose",
-    "take more",
-    "take less",
-    "reduce your dose",
-    "reduce the dose",
-    "lower your dose",
-    "decrease your dose",
-    "higher dose",
-    "lower dose",
-)
 
 
 def day(n: int) -> str:

@@ -13,33 +13,13 @@ from hypothesis import strategies as st
 from gabaguide import Assessment, InputError, load_knowledge, parse_patient
 from gabaguide.clinical.personal import PlanCalendar, missed_dose_advice, personal_plan, supply
 from gabaguide.records import PersonalPlan, PlanRequest
+from tests.diarycases import KEPT, PHN, STOP
 from tests.strategies import patient_dicts
 
 K = load_knowledge()
 START = date(2026, 3, 1)
 EPS = 1e-9
 """Millilitres of solution add up in floating point."""
-
-# Label titration for PHN to 1800 mg/day (NEU48 §2.1), 3 doses a day from day 3.
-PHN = {
-    "age_years": 60,
-    "crcl_ml_min": 80,
-    "indication": "postherpetic neuralgia",
-    "target_daily_mg": 1800,
-}
-KEPT = {
-    "age_years": 60,
-    "crcl_ml_min": 80,
-    "goal": "review",
-    "current_regimen": {"product": "gabapentin", "dose_mg": 400, "times_per_day": 3},
-}
-# Stopping 1800 mg/day: a taper of at least a week (NEU48 §2.5, decision D7).
-STOP = {
-    "age_years": 50,
-    "crcl_ml_min": 90,
-    "goal": "stop",
-    "current_regimen": {"product": "gabapentin", "dose_mg": 600, "times_per_day": 3},
-}
 
 
 def make(

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from gabaguide import load_knowledge
+from tests.diarycases import FORBIDDEN
 from tests.web.conftest import LiveServer, _free_port
 from tests.web.users import (
     User,
@@ -34,19 +35,6 @@ from tests.web.users import (
 )
 
 K = load_knowledge()
-FORBIDDEN = (  # a dose change, in any words (tests/clinical/test_outcomes.py has the same list)
-    "increase your dose",
-    "increase the dose",
-    "raise your dose",
-    "take more",
-    "take less",
-    "reduce your dose",
-    "reduce the dose",
-    "lower your dose",
-    "decrease your dose",
-    "higher dose",
-    "lower dose",
-)
 
 
 @pytest.fixture
