@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,20 +63,21 @@ def fresh_database_url(backend: str, directory: Path) -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-        # Tests rarely dispose of the engines they open; the connections they leave to the database
-        # are closed with it, or psycopg would warn (an error here) when they are collected.
-        opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        # Tests rarely dispose of the engines they open. The connections they open to the database
+        # are held here (strongly: an engine collected mid-test would otherwise drop an open
+        # connection, which psycopg reports as a warning, an error here) and closed with it.
+        opened: list[Any] = []
 
         def remember(dbapi_connection: Any, _record: object) -> None:
             if getattr(getattr(dbapi_connection, "info", None), "dbname", None) == name:
-                opened.add(dbapi_connection)
+                opened.append(dbapi_connection)
 
         event.listen(Pool, "connect", remember)
         try:
             yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
         finally:
             event.remove(Pool, "connect", remember)
-            for dbapi_connection in list(opened):
+            for dbapi_connection in opened:
                 dbapi_connection.close()
             # FORCE: a connection the test's code still holds must not keep the database alive.
             with admin.connect() as connection:
