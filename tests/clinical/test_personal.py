@@ -127,6 +127,28 @@ def test_prescription_that_cannot_be_kept(regimen: dict[str, Any], field: str) -
     assert info.value.problems[0].startswith(field)
 
 
+@pytest.mark.parametrize("baseline", [-1, 11])
+def test_a_baseline_off_the_pain_scale_makes_no_plan(baseline: int) -> None:
+    scale = K.diary.scales.pain
+    request = PlanRequest(
+        patient=parse_patient(KEPT), start_date=START.isoformat(), baseline_pain=baseline
+    )
+    with pytest.raises(InputError) as info:
+        personal_plan(K, request)
+    assert list(info.value.problems) == [
+        f"baseline_pain: must be a whole number from {scale.min} to {scale.max}; got {baseline}"
+    ]
+
+
+def test_a_baseline_on_the_pain_scale_is_kept() -> None:
+    scale = K.diary.scales.pain
+    for baseline in (scale.min, scale.max):
+        request = PlanRequest(
+            patient=parse_patient(KEPT), start_date=START.isoformat(), baseline_pain=baseline
+        )
+        assert personal_plan(K, request)[1].baseline_pain == baseline
+
+
 def test_gabapentin_250mg_is_made_from_the_solution() -> None:
     regimen = {"product": "gabapentin", "dose_mg": 250, "times_per_day": 3}
     _, p = make({**KEPT, "current_regimen": regimen})

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from gabaguide.domain import Citation
 from gabaguide.errors import InputError
 from gabaguide.knowledge import Knowledge
+from gabaguide.knowledge.diaryfile import Scale
 from gabaguide.records import DiaryEntry, RedFlagAlert
 
 ACTION_ORDER = {"emergency": 0, "call-prescriber": 1}
@@ -17,15 +18,10 @@ def check_entry(k: Knowledge, entry: DiaryEntry) -> DiaryEntry:
     """The entry, if its scores are on the diary's scales and its ids are known; InputError with
     one sentence per problem, naming the field and what is allowed, otherwise."""
     scales = k.diary.scales
-    problems = []
-    for field, scale, value in (
-        ("pain", scales.pain, entry.pain),
-        ("sleep_interference", scales.sleep_interference, entry.sleep_interference),
-    ):
-        if value is not None and not scale.min <= value <= scale.max:
-            problems.append(
-                f"{field}: must be a whole number from {scale.min} to {scale.max}; got {value}"
-            )
+    problems = [
+        *scale_problems("pain", scales.pain, entry.pain),
+        *scale_problems("sleep_interference", scales.sleep_interference, entry.sleep_interference),
+    ]
     for field, known, given in (
         ("side_effects", k.side_effect_by_id, entry.side_effects),
         ("red_flags", k.red_flag_by_id, entry.red_flags),
@@ -39,6 +35,13 @@ def check_entry(k: Knowledge, entry: DiaryEntry) -> DiaryEntry:
     if problems:
         raise InputError(problems)
     return entry
+
+
+def scale_problems(field: str, scale: Scale, value: int | None) -> list[str]:
+    """The problem with a score off its scale (none for a score on it, or no score)."""
+    if value is None or scale.min <= value <= scale.max:
+        return []
+    return [f"{field}: must be a whole number from {scale.min} to {scale.max}; got {value}"]
 
 
 def red_flag_alerts(k: Knowledge, flags: Iterable[str]) -> tuple[RedFlagAlert, ...]:

@@ -201,6 +201,7 @@ def _talking_points(
     flags: Sequence[RedFlagDay],
 ) -> tuple[Advice, ...]:
     d = k.diary
+    scale = d.scales.pain
     points = []
     if flags:
         labels = sorted({label for f in flags for label in f.labels})
@@ -221,7 +222,8 @@ def _talking_points(
         points.append(
             Advice(
                 text=f"Pain is {direction} {abs(change):g}% from baseline ({baseline:g} to "
-                f"{recent:g} on the 0-10 scale): {category[1]} by the IMMPACT benchmarks.",
+                f"{recent:g} on the {scale.min}-{scale.max} scale): {category[1]} by the IMMPACT "
+                "benchmarks.",
                 citations=category[2],
             )
         )

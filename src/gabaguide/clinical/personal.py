@@ -20,6 +20,7 @@ from gabaguide.records import (
 )
 
 from .assess import assess, match_indication, resolve_product, schedule_for
+from .diary import scale_problems
 from .dispensing import dispensing
 from .regimen import doses_for
 
@@ -30,7 +31,11 @@ SUPPLY_HORIZON_DAYS = 730
 
 def personal_plan(k: Knowledge, request: PlanRequest) -> tuple[Assessment, PersonalPlan]:
     """Assess the patient with day 1 on ``request.start_date`` and make the dated plan. A review of
-    a current regimen keeps that regimen as the plan. InputError says why no plan can be made."""
+    a current regimen keeps that regimen as the plan. InputError says why no plan can be made, or
+    names a baseline pain off the diary's pain scale."""
+    problems = scale_problems("baseline_pain", k.diary.scales.pain, request.baseline_pain)
+    if problems:
+        raise InputError(problems)
     routine = request.patient.routine or Routine()
     patient = request.patient.model_copy(
         update={"routine": routine.model_copy(update={"start_date": request.start_date})}
@@ -186,38 +191,38 @@ def supply(plan: PersonalPlan, as_of: date) -> Supply:
     every planned dose is taken (the diary's missed doses are not counted back)."""
     dispensed_on = date.fromisoformat(plan.dispensed_date)
     calendar = PlanCalendar([plan])
-    lines = []
-    for line in plan.dispensed:
-        key = (line.form, line.strength_mg)
-        used = 0.0
-        runs_out = None
-        total = 0.0
-        for n in range(SUPPLY_HORIZON_DAYS):
-            day = dispensed_on + timedelta(days=n)
-            need = sum(
-                u.count
-                for d in calendar.doses_on(day)
-                for u in d.units
-                if (u.form, u.strength_mg) == key
-            )
-            if total + need > line.quantity + 1e-9 and runs_out is None:
-                runs_out = day.isoformat()
-            total += need
+    keys = [(line.form, line.strength_mg) for line in plan.dispensed]
+    total = dict.fromkeys(keys, 0.0)
+    used = dict.fromkeys(keys, 0.0)
+    runs_out: dict[tuple[str, float], str | None] = dict.fromkeys(keys)
+    quantity = {(line.form, line.strength_mg): line.quantity for line in plan.dispensed}
+    for n in range(SUPPLY_HORIZON_DAYS):
+        day = dispensed_on + timedelta(days=n)
+        if day > as_of and all(runs_out.values()):
+            break
+        need = dict.fromkeys(keys, 0.0)
+        for d in calendar.doses_on(day):
+            for u in d.units:
+                if (u.form, u.strength_mg) in need:
+                    need[(u.form, u.strength_mg)] += u.count
+        for key in keys:
+            if runs_out[key] is None and total[key] + need[key] > quantity[key] + 1e-9:
+                runs_out[key] = day.isoformat()
+            total[key] += need[key]
             if day <= as_of:
-                used = total
-            if runs_out is not None and day >= as_of:
-                break
-        lines.append(
-            SupplyLine(
-                form=line.form,
-                strength_mg=line.strength_mg,
-                measure=line.measure,
-                dispensed=line.quantity,
-                used=round(min(used, line.quantity), 2),
-                left=round(max(line.quantity - used, 0.0), 2),
-                runs_out_on=runs_out,
-            )
+                used[key] = total[key]
+    lines = [
+        SupplyLine(
+            form=line.form,
+            strength_mg=line.strength_mg,
+            measure=line.measure,
+            dispensed=line.quantity,
+            used=round(min(used[key], line.quantity), 2),
+            left=round(max(line.quantity - used[key], 0.0), 2),
+            runs_out_on=runs_out[key],
         )
+        for line, key in zip(plan.dispensed, keys, strict=True)
+    ]
     due = min((ln.runs_out_on for ln in lines if ln.runs_out_on), default=None)
     return Supply(
         as_of=as_of.isoformat(),

@@ -1,4 +1,4 @@
-"""The diary as charts: pain (0-10) by day with red-flag days marked, and the plan's daily dose by
+"""The diary as charts: pain on the diary scale by day with red-flag days marked, and the plan's daily dose by
 day. Vega-Lite specs built with Altair, drawn by the same page script as the other charts."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from gabaguide.records import DiaryEntry, PlannedDay
 DAY = "utcyearmonthdate(date):T"
 
 
-def pain_chart(entries: Sequence[DiaryEntry], scale_max: int) -> Spec | None:
+def pain_chart(entries: Sequence[DiaryEntry], scale_min: int, scale_max: int) -> Spec | None:
     """Pain by day (points joined by a line); red-flag days drawn as red diamonds."""
     if not entries:
         return None
@@ -25,7 +25,11 @@ def pain_chart(entries: Sequence[DiaryEntry], scale_max: int) -> Spec | None:
     ]
     base = alt.Chart(alt.InlineData(values=rows)).encode(
         x=alt.X(DAY, title="Date"),
-        y=alt.Y("pain:Q", title="Pain (0-10)", scale=alt.Scale(domain=[0, scale_max])),
+        y=alt.Y(
+            "pain:Q",
+            title=f"Pain ({scale_min}-{scale_max})",
+            scale=alt.Scale(domain=[scale_min, scale_max]),
+        ),
         tooltip=[alt.Tooltip(DAY, title="date"), "pain:Q", "red_flag:N"],
     )
     line = base.mark_line(color=COLOURS[0])

@@ -28,7 +28,7 @@ from gabaguide.records import DiaryEntry, PersonalPlan, PlanRequest
 from gabaguide.store import diary as store
 from gabaguide.store.accounts import Account
 from gabaguide.web.auth import CheckedForm, ClinicianAccount, PatientAccount
-from gabaguide.web.errors import NotFoundError, from_input_error
+from gabaguide.web.errors import NotFoundError, problems_by_field
 from gabaguide.web.pages import render
 from gabaguide.web.security import CHART_PAGE_CSP
 from gabaguide.web.state import AppState, app_state
@@ -174,9 +174,9 @@ def _by_field(problems: list[str]) -> dict[str, list[str]]:
     """Problems by the form input they are about (``current_regimen.dose_mg`` -> ``dose_mg``), so
     the page can mark each input ``aria-invalid``; whatever the sentence's wording."""
     out: dict[str, list[str]] = {}
-    for e in from_input_error(InputError(problems)) if problems else ():
-        field = e.field.removeprefix("patient.").removeprefix("current_regimen.")
-        out.setdefault(field.split("[")[0].split(".")[0], []).append(e.message)
+    for field, messages in problems_by_field(problems).items():
+        field = field.removeprefix("patient.").removeprefix("current_regimen.")
+        out.setdefault(field.split("[")[0].split(".")[0], []).extend(messages)
     return out
 
 
@@ -256,13 +256,6 @@ def _make_plan(
         try:
             patient = parse_patient(patient_data)
             plan_request = PlanRequest.model_validate({**request_data, "patient": patient})
-            scale = state.knowledge.diary.scales.pain
-            if plan_request.baseline_pain is not None and not (
-                scale.min <= plan_request.baseline_pain <= scale.max
-            ):
-                raise InputError(
-                    [f"baseline_pain: must be a whole number from {scale.min} to {scale.max}"]
-                )
             _, plan = personal_plan(state.knowledge, plan_request)
         except ValidationError as exc:
             problems = input_problems(exc)
@@ -302,6 +295,7 @@ def _plan_page(
         plans=list(reversed(store.plans(state.store, account.id))),
         products=[(p.id, p.name) for p in k.products],
         indications=k.indications,
+        pain_scale=k.diary.scales.pain,
         has_feed=store.has_feed(state.store, account.id),
     )
 
@@ -416,7 +410,8 @@ def _report(
         plan=plan,
         supply=supply(plan, as_of) if plan else None,
         entries=list(reversed(shown)),
-        pain_chart=pain_chart(shown, k.diary.scales.pain.max),
+        pain_chart=pain_chart(shown, k.diary.scales.pain.min, k.diary.scales.pain.max),
+        pain_scale=k.diary.scales.pain,
         dose_chart=dose_chart([calendar.planned(d) for d in days(max(chart_from, first), as_of)]),
         side_effect_by_id=k.side_effect_by_id,
         red_flag_by_id=k.red_flag_by_id,

@@ -75,6 +75,14 @@ def from_input_error(exc: InputError, fields: Iterable[str] | None = None) -> li
     return out
 
 
+def problems_by_field(problems: list[str]) -> dict[str, list[str]]:
+    """The core's problem sentences grouped by the field each names (for a form's inputs)."""
+    out: dict[str, list[str]] = {}
+    for e in from_input_error(InputError(problems)) if problems else ():
+        out.setdefault(e.field, []).append(e.message)
+    return out
+
+
 def from_pydantic(exc: ValidationError) -> list[FieldError]:
     return from_validation(exc.errors())
 

@@ -31,7 +31,7 @@ from gabaguide.web.auth import (
     set_csrf_cookie,
 )
 from gabaguide.web.education import REACTIONS, page_by_slug, pages
-from gabaguide.web.errors import NotFoundError, from_input_error
+from gabaguide.web.errors import NotFoundError, problems_by_field
 from gabaguide.web.forms import MAX_MEDICATION_ROWS, form_values, patient_data
 from gabaguide.web.security import CHART_PAGE_CSP
 from gabaguide.web.state import AppState, app_state
@@ -89,7 +89,7 @@ async def assess_submit(request: Request, state: State, form: CheckedForm) -> HT
         resolve_products(state.knowledge, patient)
     except InputError as exc:
         problems.extend(exc.problems)
-    errors = _errors_by_field(problems)
+    errors = problems_by_field(problems)
     if patient is None or errors:
         return _form(request, state, values, errors, status_code=422)
     a = assess(patient, state.knowledge)
@@ -129,13 +129,6 @@ def _read_form(form: FormData) -> tuple[dict[str, Any], dict[str, Any], list[str
     ]
     data, problems = patient_data(flat, rows)
     return values, data, problems
-
-
-def _errors_by_field(problems: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for e in from_input_error(InputError(problems)) if problems else ():
-        out.setdefault(e.field, []).append(e.message)
-    return out
 
 
 def _form(
@@ -187,6 +180,7 @@ def _result_context(
         "pk_sim": pk_sim,
         "product_names": {p.id: p.name for p in k.products},
         "source_by_id": k.source_by_id,
+        "pain_scale": k.diary.scales.pain,
     }
 
 
