@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from gabaguide.domain import Citation, input_problems
 from gabaguide.errors import KnowledgeError
+from gabaguide.knowledge.cdsfile import CdsFile
 from gabaguide.knowledge.diaryfile import DiaryFile
 from gabaguide.knowledge.model import Knowledge
 from gabaguide.knowledge.schema import (
@@ -32,6 +33,7 @@ from gabaguide.knowledge.schema import (
     IndicationsFile,
     InteractionsFile,
     MmeFactor,
+    OpioidStrength,
     PkVariability,
     Predicate,
     ProductsFile,
@@ -74,9 +76,11 @@ def load_from(directory: Traversable) -> Knowledge:
     alternatives = read("alternatives.toml", AlternativesFile)
     switch = read("switch.toml", SwitchFile)
     diary = read("diary.toml", DiaryFile)
+    cds = read("cds.toml", CdsFile)
     manifest = read("vocabulary/manifest.toml", ValueSetsManifest)
     drugs = _read_csv(directory, "vocabulary/rxnorm.csv", _drug_entry, problems)
     mme = _read_csv(directory, "vocabulary/mme.csv", _mme_factor, problems)
+    strengths = _read_csv(directory, "vocabulary/opioid-strengths.csv", _opioid_strength, problems)
     facts: list[FactsFile] = []
     for entry in sorted(directory.iterdir(), key=lambda t: t.name):
         if entry.name.startswith(FACTS_PREFIX) and entry.name.endswith(".toml"):
@@ -97,6 +101,7 @@ def load_from(directory: Traversable) -> Knowledge:
         and alternatives
         and switch
         and diary
+        and cds
         and manifest
     ):
         raise KnowledgeError(["knowledge files missing"])  # pragma: no cover - reported above
@@ -116,6 +121,8 @@ def load_from(directory: Traversable) -> Knowledge:
         mme_factors=mme,
         valuesets=tuple(v.id for v in manifest.valuesets),
         diary=diary,
+        cds=cds,
+        opioid_strengths=strengths,
         statements=tuple(s for f in facts for s in f.statements),
         adverse_reactions=tuple(r for f in facts for r in f.adverse_reactions),
         pk_parameters=tuple(p for f in facts for p in f.pk_parameters),
@@ -168,6 +175,16 @@ def _drug_entry(r: dict[str, str]) -> DrugEntry:
         ingredients=_split(r["ingredients"]),
         brand=r["brand"] or None,
         valuesets=_split(r["valuesets"]),
+    )
+
+
+def _opioid_strength(r: dict[str, str]) -> OpioidStrength:
+    return OpioidStrength(
+        rxcui=r["rxcui"],
+        ingredient=r["ingredient"],
+        strength_value=float(r["strength_value"]),
+        strength_unit=r["strength_unit"],
+        dose_form=r["dose_form"],
     )
 
 
@@ -269,6 +286,7 @@ def _cross_check(k: Knowledge) -> list[str]:
         need("renal.toml hemodialysis_supplements", h.product, product_ids, "product")
     problems += _check_rules(k, need)
     problems += _check_diary(k, need)
+    problems += _check_cds(k, need)
     if not any(r.product == "*" for r in k.dosing.taper_rules):
         problems.append("dosing.toml taper_rules: a rule for product '*' is required")
     return problems
@@ -293,6 +311,27 @@ def _check_diary(k: Knowledge, need: Any) -> list[str]:
         *_duplicates(
             "diary.toml missed_doses", [p for m in k.diary.missed_doses for p in m.products]
         ),
+    ]
+
+
+def _check_cds(k: Knowledge, need: Any) -> list[str]:
+    """The CDS card groups name finding codes that exist, each in at most one group."""
+    codes = {f.code for f in k.finding_kinds}
+    grouped: list[str] = []
+    outside: list[str] = []
+    for group in k.cds.cards.groups:
+        for code in group.findings:
+            need(f"cds.toml cards.groups[{group.id}]", code, codes, "finding code")
+        grouped.extend(group.findings)
+        outside += [
+            f"cds.toml cards.groups[{group.id}]: corrects_dose {code!r} is not one of its findings"
+            for code in group.corrects_dose
+            if code not in group.findings
+        ]
+    return [
+        *outside,
+        *_duplicates("cds.toml cards.groups findings", grouped),
+        *_duplicates("cds.toml cards.groups", [g.id for g in k.cds.cards.groups]),
     ]
 
 

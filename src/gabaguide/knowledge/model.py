@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
 from gabaguide.domain import Citation
+from gabaguide.knowledge.cdsfile import CdsFile
 from gabaguide.knowledge.diaryfile import DiaryFile, RedFlag, SideEffect
 from gabaguide.knowledge.schema import (
     AdverseReaction,
@@ -21,6 +23,7 @@ from gabaguide.knowledge.schema import (
     Indication,
     InteractionsFile,
     MmeFactor,
+    OpioidStrength,
     PkModel,
     PkParameter,
     Product,
@@ -60,6 +63,10 @@ class Knowledge:
     """Ids of the imported value sets (vocabulary/manifest.toml)."""
     diary: DiaryFile
     """Diary scales, side-effect checklist, red flags, outcome categories, missed doses."""
+    cds: CdsFile
+    """The CDS Hooks service's codes, units and card policy."""
+    opioid_strengths: tuple[OpioidStrength, ...] = ()
+    """Strength of each opioid product (vocabulary/opioid-strengths.csv), to count tablets as mg."""
     statements: tuple[Statement, ...] = ()
     adverse_reactions: tuple[AdverseReaction, ...] = ()
     pk_parameters: tuple[PkParameter, ...] = field(default=())
@@ -137,6 +144,12 @@ class Knowledge:
     @cached_property
     def drug_class_by_id(self) -> dict[str, DrugClass]:
         return {c.id: c for c in self.interactions.classes}
+
+    @cached_property
+    def opioid_strength_by_rxcui(self) -> dict[str, OpioidStrength]:
+        """One strength per product; a product listed with two opioid strengths is left out."""
+        counts = Counter(s.rxcui for s in self.opioid_strengths)
+        return {s.rxcui: s for s in self.opioid_strengths if counts[s.rxcui] == 1}
 
     @cached_property
     def drug_by_rxcui(self) -> dict[str, DrugEntry]:

@@ -602,6 +602,16 @@ class DrugEntry(Record):
     valuesets: tuple[str, ...]
 
 
+class OpioidStrength(Record):
+    """Strength of one opioid product (vocabulary/opioid-strengths.csv), per piece or per unit."""
+
+    rxcui: str
+    ingredient: str
+    strength_value: float
+    strength_unit: str
+    dose_form: str
+
+
 class ValueSetInfo(Record):
     """Provenance of one imported value set (vocabulary/manifest.toml, generated)."""
 

@@ -130,3 +130,57 @@ class CalendarFeed(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CdsCard(Base):
+    """A card the CDS service showed: kept so that it is never shown again for the same order,
+    and so that feedback can name it. ``problem_key`` hashes issuer, FHIR server, patient, order,
+    problem and what the card said; no patient data is stored in the clear."""
+
+    __tablename__ = "cds_cards"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    problem_key: Mapped[str] = mapped_column(String(64), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    problem: Mapped[str] = mapped_column(String(64))
+    indicator: Mapped[str] = mapped_column(String(16))
+    shown_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CdsFeedback(Base):
+    """What the clinician did with a card: accepted (with the suggestions taken) or overridden
+    (with the reason and comment)."""
+
+    __tablename__ = "cds_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    card_uuid: Mapped[str] = mapped_column(
+        ForeignKey("cds_cards.uuid", ondelete="CASCADE"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(16))
+    accepted_suggestions: Mapped[str] = mapped_column(Text, default="")
+    override_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    override_system: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    override_display: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    user_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome_at: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CdsPlan(Base):
+    """The patient behind a card's link to the full plan, for a limited time (token hashed)."""
+
+    __tablename__ = "cds_plans"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    patient_json: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class CdsTokenId(Base):
+    """A service-call JWT's ``jti``, kept until the token expires, so that no token is used twice."""
+
+    __tablename__ = "cds_token_ids"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -22,10 +22,12 @@ from gabaguide import __doc__ as package_doc
 from gabaguide.domain import InteractionsRequest, Patient
 from gabaguide.errors import InputError
 from gabaguide.knowledge import load_knowledge
-from gabaguide.store import open_store
+from gabaguide.store import Store, open_store
+from gabaguide.store import cds as cds_memory
 from gabaguide.store.demo import load_demo_patients
-from gabaguide.web import accounts, api, diary, pages
+from gabaguide.web import accounts, api, cds, diary, pages
 from gabaguide.web.auth import ForbiddenError, LoginRequiredError
+from gabaguide.web.cdsauth import Verifier, load_issuers
 from gabaguide.web.errors import (
     FieldError,
     NotFoundError,
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             knowledge=load_knowledge(),
             store=store,
             visitor_secret=store.secret(),
+            cds_verifier=_cds_verifier(settings, store),
         )
         # Start-up objects (knowledge base, templates, routes) live as long as the app: keep them out
         # of the garbage collector's full scans, as the CLI's batch path does.
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(accounts.router)
     app.include_router(diary.router)
+    app.include_router(cds.router)
     app.mount("/static", StaticFiles(directory=str(files("gabaguide.web") / "static")), "static")
 
     @app.get("/static-bundle/vega.js", include_in_schema=False)
@@ -179,6 +183,20 @@ def _handlers(app: FastAPI) -> None:
             "internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__
         )
         return JSONResponse(body("Internal error (a bug in gabaguide)."), status_code=500)
+
+
+def _cds_verifier(settings: Settings, store: Store) -> Verifier | None:
+    """The JWT verifier of the CDS Hooks routes (its issuers read at start-up), or None when
+    authentication is off."""
+    if not settings.cds_auth:
+        log.warning("GABAGUIDE_CDS_AUTH is off: CDS Hooks calls are not authenticated (demo only)")
+        return None
+    issuers = load_issuers(settings.cds_issuers) if settings.cds_issuers else {}
+    if not issuers:
+        log.warning("no trusted CDS Hooks issuers (GABAGUIDE_CDS_ISSUERS): every call gets 401")
+    return Verifier(
+        issuers, lambda iss, jti, expires: cds_memory.first_use(store, iss, jti, expires)
+    )
 
 
 @cache

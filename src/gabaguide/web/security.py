@@ -24,8 +24,9 @@ SECURITY_HEADERS = {
 }
 
 
-SECRET_PATHS = ("/calendar/",)
-"""Paths whose last part is a secret (a private calendar feed's token): logged without it."""
+SECRET_PATHS = ("/calendar/", "/cds/plans/")
+"""Paths whose last part is a secret (a calendar feed's or a CDS plan link's token): logged
+without it."""
 
 
 def drop_query_strings(record: logging.LogRecord) -> bool:

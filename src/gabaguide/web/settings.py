@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gabaguide.domain import SEVERITY_ORDER
 from gabaguide.errors import InputError
 
 ENV_PREFIX = "GABAGUIDE_"
@@ -34,6 +35,19 @@ class Settings:
     """Print password-reset codes on the server console (the demo configuration: there is no mail
     server). Turn off in production; reset then needs an administrator."""
     reset_code_minutes: int = 15
+    cds_auth: bool = True
+    """Verify the JWT of every CDS Hooks call. Turn off (``off``) only for a local demo."""
+    cds_issuers: str = ""
+    """Path of the trusted-issuers JSON file: {"<iss>": {"jwks": {...}}} or {"<iss>": {"jku": url}}."""
+    cds_min_severity: str = ""
+    """Findings below this severity are not cards (info, caution, warning, contraindicated); empty:
+    the knowledge base's policy (cds.toml)."""
+    cds_fetch_timeout_s: float = 3.0
+    """Time budget for fetching missing prefetch data from the EHR's FHIR server."""
+    cds_plan_hours: int = 24
+    """How long a card's link to the full plan works."""
+    public_url: str = ""
+    """The app's public base URL (behind a proxy): the JWT audience and the links in cards."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,10 +82,16 @@ class Settings:
             "session_hours",
             "login_limit",
             "reset_code_minutes",
+            "cds_plan_hours",
         ):
             if getattr(self, name) < 1:
                 out.append(f"{ENV_PREFIX}{name.upper()} must be at least 1")
-        for name in ("reaction_window_s", "login_window_s"):
+        if self.cds_min_severity and self.cds_min_severity not in SEVERITY_ORDER:
+            out.append(
+                f"{ENV_PREFIX}CDS_MIN_SEVERITY must be one of {', '.join(SEVERITY_ORDER)}; "
+                f"got {self.cds_min_severity!r}"
+            )
+        for name in ("reaction_window_s", "login_window_s", "cds_fetch_timeout_s"):
             if getattr(self, name) <= 0:
                 out.append(f"{ENV_PREFIX}{name.upper()} must be more than 0")
         return out

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from gabaguide.knowledge import Knowledge
 from gabaguide.store import Store
+from gabaguide.web.cdsauth import Verifier
 from gabaguide.web.ratelimit import RateLimiter
 from gabaguide.web.settings import Settings
 
@@ -19,6 +20,8 @@ class AppState:
     store: Store
     visitor_secret: str
     """Key of the visitor-cookie hash (kept in the database)."""
+    cds_verifier: Verifier | None = None
+    """Checks CDS Hooks JWTs (None when ``GABAGUIDE_CDS_AUTH`` is off)."""
     reaction_limiter: RateLimiter = field(init=False)
     login_limiter: RateLimiter = field(init=False)
     """Failed log-ins and reset requests, counted per client address and per e-mail address."""
