@@ -146,9 +146,11 @@ def _authorize(request: Request, state: AppState) -> dict[str, Any]:
     if not state.settings.cds_auth:
         return {}
     assert state.cds_verifier is not None
-    audience = _endpoint(state, request)
-    if audience.endswith("/feedback"):  # the token of a feedback call is for its service
-        audience = audience[: -len("/feedback")]
+    called = _endpoint(state, request)
+    # A feedback call's audience is the endpoint called or, as some clients send, its service.
+    audience = (
+        [called, called.removesuffix("/feedback")] if called.endswith("/feedback") else [called]
+    )
     return state.cds_verifier.verify(request.headers.get("authorization"), audience)
 
 

@@ -95,7 +95,7 @@ class Verifier:
     fetch: Callable[[str], Mapping[str, Any]] = fetch_jwks
     _cache: dict[str, tuple[float, jwt.PyJWKSet]] = field(default_factory=dict)
 
-    def verify(self, authorization: str | None, audience: str) -> dict[str, Any]:
+    def verify(self, authorization: str | None, audience: list[str]) -> dict[str, Any]:
         try:
             return self._verify(authorization, audience)
         except UnauthorizedError:
@@ -104,7 +104,7 @@ class Verifier:
             log.warning("CDS call refused: %s", type(exc).__name__)
             raise UnauthorizedError from None
 
-    def _verify(self, authorization: str | None, audience: str) -> dict[str, Any]:
+    def _verify(self, authorization: str | None, audience: list[str]) -> dict[str, Any]:
         if not authorization or not authorization.startswith("Bearer "):
             raise _refuse("no bearer token")
         token = authorization[len("Bearer ") :].strip()
