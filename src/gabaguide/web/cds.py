@@ -46,7 +46,7 @@ from gabaguide.store import cds as memory
 from gabaguide.web.cdsauth import UnauthorizedError
 from gabaguide.web.cdsfetch import UnobtainableError, fetch, fill
 from gabaguide.web.errors import NotFoundError
-from gabaguide.web.pages import _result_context, render
+from gabaguide.web.pages import result_context, render
 from gabaguide.web.security import CHART_PAGE_CSP
 from gabaguide.web.state import AppState, app_state
 
@@ -122,7 +122,7 @@ def plan_page(token: str, request: Request, state: State) -> HTMLResponse:
     data = json.loads(found)
     patient = parse_patient(data)
     a = assess(patient, state.knowledge)
-    response = render(request, "result.html", **_result_context(state, patient, data, a))
+    response = render(request, "result.html", **result_context(state, patient, data, a))
     response.headers["Content-Security-Policy"] = CHART_PAGE_CSP
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

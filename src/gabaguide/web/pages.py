@@ -93,7 +93,7 @@ async def assess_submit(request: Request, state: State, form: CheckedForm) -> HT
     if patient is None or errors:
         return _form(request, state, values, errors, status_code=422)
     a = assess(patient, state.knowledge)
-    response = render(request, "result.html", **_result_context(state, patient, data, a))
+    response = render(request, "result.html", **result_context(state, patient, data, a))
     response.headers["Content-Security-Policy"] = CHART_PAGE_CSP
     return response
 
@@ -151,7 +151,7 @@ def _form(
     )
 
 
-def _result_context(
+def result_context(
     state: AppState, patient: Patient, data: dict[str, Any], a: Assessment
 ) -> dict[str, Any]:
     k = state.knowledge
