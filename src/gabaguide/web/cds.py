@@ -46,7 +46,7 @@ from gabaguide.store import cds as memory
 from gabaguide.web.cdsauth import UnauthorizedError
 from gabaguide.web.cdsfetch import UnobtainableError, fetch, fill
 from gabaguide.web.errors import NotFoundError
-from gabaguide.web.pages import result_context, render
+from gabaguide.web.pages import render, result_context
 from gabaguide.web.security import CHART_PAGE_CSP
 from gabaguide.web.state import AppState, app_state
 
