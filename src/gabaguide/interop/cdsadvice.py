@@ -70,12 +70,10 @@ def advise(
     else:
         chosen = drafts
     active = [read_order(k, r) for r in chart.medications]
-    active = [a for a in active if a.key not in {d.key for d in drafts}]
     out: list[CardDraft] = []
     ordered = [o for o in chosen if o.product is not None]
     for order in ordered:
-        others = [o for o in (*active, *drafts) if o is not order]
-        out += _order_cards(k, chart, order, others, floor)
+        out += _order_cards(k, chart, order, active, drafts, floor)
     if not ordered:
         for order in chosen:
             out += _comedication_cards(k, chart, order, active, drafts, floor)
@@ -109,14 +107,21 @@ def _regimen(order: Order) -> CurrentRegimen | None:
 
 
 def _order_cards(
-    k: Knowledge, chart: Chart, order: Order, others: Sequence[Order], floor: int
+    k: Knowledge,
+    chart: Chart,
+    order: Order,
+    active: Sequence[Order],
+    drafts: Sequence[Order],
+    floor: int,
 ) -> list[CardDraft]:
+    """A draft order that has an active order's id replaces (or stops) that order."""
     assert order.product is not None
     regimen = _regimen(order)
+    others = [o for o in (*active, *drafts) if o is not order and o.key != order.key]
     extra: list[Finding] = []
     if order.stops:
         if regimen is None:  # a stop order rarely repeats the dose: take the active prescription's
-            same = [o for o in others if o.product == order.product and _regimen(o) is not None]
+            same = [o for o in active if o.product == order.product and _regimen(o) is not None]
             regimen = _regimen(same[0]) if same else None
         others = [o for o in others if o.product != order.product]
         patient = _patient(chart, others, goal="stop", current_regimen=regimen)
@@ -128,6 +133,9 @@ def _order_cards(
             extra.append(_unreadable(k, order))
     assessment = assess(patient, k)
     findings = [*extra, *assessment.findings]
+    if order.stops:  # the taper is the point; the dose being stopped needs no card of its own
+        dose = {code for g in k.cds.cards.groups if g.corrects_dose for code in g.findings}
+        findings = [f for f in findings if f.code not in dose]
     return _cards(k, chart, order, patient, assessment, findings, floor)
 
 

@@ -88,6 +88,7 @@ class Source(BaseModel):
 
     label: str
     url: str | None = None
+    icon: str | None = None
     topic: Coding | None = None
 
 
@@ -116,6 +117,7 @@ class Link(BaseModel):
     url: str
     type: Literal["absolute", "smart"]
     appContext: str | None = None
+    autolaunchable: bool | None = None
 
 
 class Card(BaseModel):

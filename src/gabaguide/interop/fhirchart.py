@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,10 @@ _USABLE_RESULT = {"final", "amended", "corrected"}
 _INACTIVE_CLINICAL = {"inactive", "resolved", "remission"}
 _NOT_TRUE = {"refuted", "entered-in-error"}
 _STOPPING = {"stopped", "cancelled"}
+# Words of an RxNorm or free-text name that say the product is not immediate release.
+_MODIFIED_RELEASE_WORDS = (
+    " extended ", " 24 hr ", " er ", " xr ", " cr ", " gastroretentive ", " once daily ",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ def _latest(
     observations: Iterable[Observation], codes: ObservationCodes, what: str, notes: list[str]
 ) -> tuple[float, str, str, str] | None:
     """(value in the rule's unit, unit, date, LOINC code) of the most recent usable result."""
-    found: list[tuple[str, float, str, str]] = []
+    found: list[tuple[datetime, str, float, str, str]] = []
     for obs in observations:
         code = _loinc(obs.code, codes.loinc)
         if code is None or obs.status not in _USABLE_RESULT:
@@ -182,11 +186,21 @@ def _latest(
         if when is None:
             notes.append(f"A {what} result has no date: not used.")
             continue
-        found.append((when, float(Decimal(q.value)) * rule.factor, rule.to, code))
+        found.append((_moment(when), when, float(Decimal(q.value)) * rule.factor, rule.to, code))
     if not found:
         return None
-    when, value, unit, code = max(found, key=lambda f: f[0])
-    return value, unit, when[:10], code
+    _, day, value, unit, code = max(found, key=lambda f: f[0])
+    return value, unit, day[:10], code
+
+
+def _moment(when: str) -> datetime:
+    """An ISO date or date-time as a moment in UTC (a date, or a time without zone, read as UTC),
+    so that results from different time zones compare correctly."""
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        moment = datetime.fromisoformat(when[:10])
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _loinc(concept: CodeableConcept | None, codes: Sequence[str]) -> str | None:
@@ -278,13 +292,26 @@ def read_order(k: Knowledge, resource: MedicationRequest) -> Order:
         if resource.id
         else "sha256:" + hashlib.sha256(resource.model_dump_json().encode()).hexdigest()[:32]
     )
+    dosage = read_dosage(resource.dosageInstruction, strength)
+    modifiers = bool(resource.modifierExtension) or any(
+        d.modifierExtension for d in resource.dosageInstruction or ()
+    )
+    if modifiers:  # FHIR: a modifier extension that is not understood must not be ignored
+        dosage = DosageRead(
+            None,
+            None,
+            None,
+            False,
+            (),
+            ("the order carries a modifierExtension gabaguide does not understand",),
+        )
     return Order(
         resource=resource,
         key=key,
         name=name,
         rxcui=rxcui if rxcui and rxcui.isdigit() and len(rxcui) <= 10 else None,
         product=product,
-        dosage=read_dosage(resource.dosageInstruction, strength),
+        dosage=dosage,
         stops=bool(resource.doNotPerform) or resource.status in _STOPPING,
     )
 
@@ -318,8 +345,9 @@ def _product(k: Knowledge, rxcui: str | None, name: str) -> tuple[Product | None
             return by_name[key], None
     ingredients = ingredients_in(k, name)
     candidates = [p for p in k.products if p.ingredient in ingredients]
-    if len(candidates) > 1:  # a name without a brand or release form: the immediate-release product
-        candidates = [p for p in candidates if p.release == "immediate"]
+    if len(candidates) > 1:  # no brand: the release form the name states, else immediate release
+        modified = any(w in f" {text} " for w in _MODIFIED_RELEASE_WORDS)
+        candidates = [p for p in candidates if (p.release != "immediate") == modified]
     return (candidates[0], None) if len(candidates) == 1 else (None, None)
 
 

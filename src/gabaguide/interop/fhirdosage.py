@@ -11,8 +11,9 @@ an unknown unit, or no dose at all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -84,15 +85,32 @@ class DosageRead:
 
 
 def read_dosage(instructions: Sequence[Dosage] | None, strength: Strength | None) -> DosageRead:
-    """The daily regimen of an order's ``dosageInstruction`` (all entries together)."""
+    """The daily regimen of an order's ``dosageInstruction``. Entries without a ``sequence``, or
+    with the same one, are taken together (their doses add up); entries with different sequence
+    numbers follow each other (a titration), and the step with the highest daily dose is checked."""
     if not instructions:
         return _unreadable("the order has no dosageInstruction")
+    steps: dict[int | None, list[tuple[int, Dosage]]] = {}
+    for i, dosage in enumerate(instructions):
+        steps.setdefault(dosage.sequence, []).append((i, dosage))
+    reads = [_step(entries, strength) for entries in steps.values()]
+    unreadable = [r for r in reads if not r.readable]
+    if unreadable:
+        return _unreadable(*(p for r in unreadable for p in r.problems))
+    worst = max(reads, key=lambda r: r.daily_mg or 0)
+    if len(reads) > 1:
+        note = "dosage steps follow each other (sequence): the step with the highest daily dose is checked"
+        worst = replace(worst, notes=(*worst.notes, note))
+    return worst
+
+
+def _step(entries: Sequence[tuple[int, Dosage]], strength: Strength | None) -> DosageRead:
     total_mg = Fraction(0)
     total_times = Fraction(0)
     notes: list[str] = []
     problems: list[str] = []
     as_needed = False
-    for i, dosage in enumerate(instructions):
+    for i, dosage in entries:
         where = f"dosageInstruction[{i}]"
         part = _one(dosage, strength, where)
         if isinstance(part, str):
@@ -107,7 +125,8 @@ def read_dosage(instructions: Sequence[Dosage] | None, strength: Strength | None
         return _unreadable(*problems)
     if total_times.denominator != 1 or total_times < 1:
         return _unreadable(
-            f"{_num(total_times)} doses a day: gabaguide checks regimens of whole doses every day"
+            f"dosageInstruction: {_num(total_times)} doses a day; gabaguide checks regimens of "
+            "whole doses every day"
         )
     count = int(total_times)
     return DosageRead(
@@ -135,8 +154,11 @@ def _one(
         notes.append(f"{where}: as needed, checked at the most the order allows")
         cap = _max_per_day_mg(dosage, strength)
         if cap is not None and cap < mg * times:
-            notes.append(f"{where}: maxDosePerPeriod limits it to {_num(cap)} mg/day")
-            return cap / times, times, notes, True
+            fewer = max(1, math.floor(cap / mg))
+            notes.append(
+                f"{where}: maxDosePerPeriod ({_num(cap)} mg/day) allows {fewer} dose(s) a day"
+            )
+            return mg, Fraction(fewer), notes, True
     return mg, times, notes, prn
 
 
