@@ -10,17 +10,22 @@ D, a calendar feed); patient B (a plan of their own); clinician C (no share); cl
 
 from __future__ import annotations
 
+import html
+import json
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.web.conftest import LiveServer
+from gabaguide.web import Settings
+from tests.web.conftest import LiveServer, start_server
 from tests.web.users import (
     ASSESSED,
     User,
@@ -96,6 +101,10 @@ ROUTES = {
     ("GET", "/diary/report"): OWNER,
     ("GET", "/clinician/patients/{share_id}"): SHARE,
     ("GET", "/calendar/{token}.ics"): TOKEN,
+    ("GET", "/cds-services"): PUBLIC,  # CDS Hooks discovery
+    ("POST", "/cds-services/{service_id}"): API,  # a CDS client's signed JWT (cds_auth)
+    ("POST", "/cds-services/{service_id}/feedback"): API,
+    ("GET", "/cds/plans/{token}"): TOKEN,  # a CDS card's link to the full plan
 }
 SCOPED = sorted(route for route, kind in ROUTES.items() if kind in (OWNER, SHARE))
 
@@ -356,6 +365,61 @@ def test_a_revoked_or_replaced_calendar_token_is_gone(live_server: LiveServer) -
         assert revoked.status_code == 303
         assert nobody.get(second).status_code == 404
         assert export(patient.client)["calendar_feed"] is False
+
+
+CDS_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cds" / "order-sign.json"
+
+
+def _plan_link(client: httpx.Client, patient_id: str, creatinine_mg_dl: float) -> str:
+    """The link to the full plan of a CDS card about the bundled order for ``patient_id``."""
+    body = json.loads(CDS_EXAMPLE.read_text().replace("example-78m", patient_id))
+    scr = body["prefetch"]["creatinine"]["entry"][0]["resource"]["valueQuantity"]
+    scr["value"] = creatinine_mg_dl
+    r = client.post("/cds-services/gabaguide-order-sign", json=body)
+    assert r.status_code == 200, r.text[-1500:]
+    links: set[str] = {link["url"] for card in r.json()["cards"] for link in card["links"]}
+    assert len(links) == 1, links
+    return links.pop()
+
+
+def test_a_plan_link_token_shows_its_plan_only(live_server: LiveServer, tmp_path: Path) -> None:
+    """A CDS card's link opens that order's full plan without a session; a token one character
+    off, made up, or another patient's shows nothing of it (404). Links come from CDS calls, so this
+    server has CDS authentication off (the session server trusts no CDS client)."""
+    with httpx.Client(base_url=live_server.url) as anonymous:
+        r = anonymous.post("/cds-services/gabaguide-order-sign", content=CDS_EXAMPLE.read_bytes())
+        assert r.status_code == 401, "a CDS call without a client's JWT"
+        assert r.content == b""
+    database = tmp_path / "cds.sqlite3"
+    settings = Settings(database_url=f"sqlite:///{database}", load_demo=False, cds_auth=False)
+    server, thread, url = start_server(settings)
+    try:
+        with httpx.Client(base_url=url) as ehr, httpx.Client() as nobody:
+            a = _plan_link(ehr, f"a-{uuid.uuid4().hex}", 1.9)  # CrCl >30 to 59
+            b = _plan_link(ehr, f"b-{uuid.uuid4().hex}", 0.6)  # CrCl 60 or more
+            page_a, page_b = nobody.get(a), nobody.get(b)
+            assert page_a.status_code == page_b.status_code == 200
+            band_a = ">30 to 59"
+            assert band_a in html.unescape(page_a.text)
+            assert band_a not in html.unescape(page_b.text)
+            token = a.rsplit("/", 1)[-1]
+            near = token[:-1] + ("A" if token[-1] != "A" else "B")
+            for wrong in (
+                a.replace(token, near),
+                a.replace(token, token.upper() if token != token.upper() else token.lower()),
+                a.replace(token, secrets.token_urlsafe(24)),
+                a.replace(token, token + "x"),
+                a.replace(token, token[:-1]),
+            ):
+                off = nobody.get(wrong)
+                assert off.status_code == 404, wrong
+                assert band_a not in html.unescape(off.text)
+                assert "mL/min" not in off.text
+        with httpx.Client() as nobody:  # a link works on the server that made it only
+            assert nobody.get(a.replace(url, live_server.url)).status_code == 404
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def test_a_feed_token_shows_its_owner_only(world: World) -> None:

@@ -17,6 +17,7 @@ _TOLERANT = ConfigDict(extra="allow", frozen=True)
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 Indicator = Literal["info", "warning", "critical"]
+FHIR_ID = r"^[A-Za-z0-9\-\.]{1,64}$"  # FHIR R4 id datatype
 SUMMARY_MAX = 140  # the specification: "<140-character summary"
 OVERRIDE_SYSTEM = "urn:gabaguide:cds:override-reason"
 
@@ -66,7 +67,7 @@ class OrderContext(BaseModel):
     model_config = _TOLERANT
 
     userId: str = Field(min_length=1)
-    patientId: str = Field(min_length=1)
+    patientId: str = Field(pattern=FHIR_ID, description="A FHIR id: it goes into FHIR queries.")
     encounterId: str | None = None
     selections: tuple[str, ...] = ()
     draftOrders: dict[str, Any]
@@ -132,6 +133,23 @@ class Card(BaseModel):
     selectionBehavior: Literal["at-most-one", "any"] | None = None
     overrideReasons: tuple[Coding, ...] = ()
     links: tuple[Link, ...] = ()
+
+
+class OperationOutcomeIssue(BaseModel):
+    model_config = _STRICT
+
+    severity: Literal["error"]
+    code: str
+    diagnostics: str
+
+
+class OperationOutcome(BaseModel):
+    """The body of every error answer of the CDS routes (FHIR R4 OperationOutcome)."""
+
+    model_config = _STRICT
+
+    resourceType: Literal["OperationOutcome"]
+    issue: tuple[OperationOutcomeIssue, ...]
 
 
 class CdsResponse(BaseModel):

@@ -108,6 +108,8 @@ def resources_in(value: object, where: str) -> Iterator[tuple[str, dict[str, Any
         return
     if not isinstance(value, dict):
         raise FhirInputError([f"{where} must be a FHIR resource or Bundle (a JSON object)"])
+    if "resourceType" not in value:
+        raise FhirInputError([f"{where} must be a FHIR resource or Bundle (no resourceType)"])
     if value.get("resourceType") != "Bundle":
         yield where, value
         return
@@ -134,4 +136,20 @@ def read_resources(model: type[R], value: object, where: str) -> list[R]:
             problems.extend(exc.problems)
     if problems:
         raise FhirInputError(problems)
+    return out
+
+
+def foreign_subjects(resources: list[Resource], patient_id: str, where: str) -> list[str]:
+    """Resources about another patient than ``patient_id`` (by subject or patient reference)."""
+    out = []
+    for resource in resources:
+        ref = getattr(resource, "subject", None) or getattr(resource, "patient", None)
+        target = getattr(ref, "reference", None)
+        if target and not (
+            target == f"Patient/{patient_id}" or target.endswith(f"/Patient/{patient_id}")
+        ):
+            out.append(
+                f"{where}: {resource.get_resource_type()}/{resource.id} is about {target}, "
+                f"not the context's Patient/{patient_id}"
+            )
     return out

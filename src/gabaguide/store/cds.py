@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gabaguide.store.db import Store
-from gabaguide.store.tables import CdsCard, CdsFeedback, CdsPlan, CdsTokenId
+from gabaguide.store.tables import Base, CdsCard, CdsFeedback, CdsPlan, CdsTokenId
 
 
 def _hash(text: str) -> str:
@@ -21,15 +24,40 @@ def _hash(text: str) -> str:
 
 
 def first_use(store: Store, issuer: str, jti: str, expires_at: datetime) -> bool:
-    """Record a token id; False when the issuer used it before (a replay). Expired ids are pruned."""
-    now = datetime.now(UTC)
-    try:
-        with store.session.begin() as s:
-            s.execute(delete(CdsTokenId).where(CdsTokenId.expires_at < now))
-            s.add(CdsTokenId(key=_hash(f"{issuer}\n{jti}"), expires_at=expires_at))
-    except IntegrityError:
-        return False
-    return True
+    """Record a token id; False when the issuer used it before (a replay)."""
+    with store.session.begin() as s:
+        inserted = s.execute(
+            _insert_new(store, CdsTokenId, "key").values(
+                key=_hash(f"{issuer}\n{jti}"), expires_at=expires_at
+            )
+        ).first()
+    _prune(store)
+    return inserted is not None
+
+
+_PRUNE_EVERY_S = 60.0
+_last_prune: dict[int, float] = {}
+
+
+def _prune(store: Store) -> None:
+    """Delete expired token ids and plan links, at most once a minute per store."""
+    now = time.monotonic()
+    if now - _last_prune.get(id(store), 0.0) < _PRUNE_EVERY_S:
+        return
+    _last_prune[id(store)] = now
+    moment = datetime.now(UTC)
+    with store.session.begin() as s:
+        s.execute(delete(CdsTokenId).where(CdsTokenId.expires_at < moment))
+        s.execute(delete(CdsPlan).where(CdsPlan.expires_at < moment))
+
+
+def _insert_new(store: Store, table: type[Base], key: str) -> Any:
+    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key: a row only when it is new, safely
+    under concurrent calls (SQLite and PostgreSQL)."""
+    dialect = store.engine.dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    column = getattr(table, key)
+    return insert(table).on_conflict_do_nothing(index_elements=[column]).returning(column)
 
 
 @dataclass(frozen=True)
@@ -51,22 +79,11 @@ def show_once(
         return {}
     now = datetime.now(UTC)
     tokens: dict[str, str] = {}
+    plans: dict[str, str] = {}
     with store.session.begin() as s:
-        seen = set(
-            s.scalars(
-                select(CdsCard.problem_key).where(
-                    CdsCard.problem_key.in_([c.problem_key for c in cards])
-                )
-            )
-        )
-        plans: dict[str, str] = {}
-        s.execute(delete(CdsPlan).where(CdsPlan.expires_at < now))
         for card in cards:
-            if card.problem_key in seen:
-                continue
-            seen.add(card.problem_key)
-            s.add(
-                CdsCard(
+            new = s.execute(
+                _insert_new(store, CdsCard, "problem_key").values(
                     uuid=card.uuid,
                     problem_key=card.problem_key,
                     service=service,
@@ -74,7 +91,9 @@ def show_once(
                     indicator=card.indicator,
                     shown_at=now,
                 )
-            )
+            ).first()
+            if new is None:  # shown before for the same order (or by a concurrent call)
+                continue
             if card.plan_json not in plans:
                 token = secrets.token_urlsafe(24)
                 plans[card.plan_json] = token
@@ -114,11 +133,14 @@ class FeedbackRow:
     outcome_at: str
 
 
-def record_feedback(store: Store, rows: Sequence[FeedbackRow]) -> list[str]:
+def record_feedback(store: Store, service: str, rows: Sequence[FeedbackRow]) -> list[str]:
     """Store every row, or none: the uuids of cards this service never issued, if any."""
     now = datetime.now(UTC)
+    issued = select(CdsCard.uuid).where(
+        CdsCard.uuid.in_([r.card for r in rows]), CdsCard.service == service
+    )
     with store.session.begin() as s:
-        known = set(s.scalars(select(CdsCard.uuid).where(CdsCard.uuid.in_([r.card for r in rows]))))
+        known = set(s.scalars(issued))
         unknown = [r.card for r in rows if r.card not in known]
         if unknown:
             return unknown

@@ -24,6 +24,7 @@ from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient as FhirPatient
+from fhir.resources.R4B.resource import Resource
 from pydantic import BaseModel, ValidationError
 
 from gabaguide.clinical.assess import assess
@@ -33,15 +34,17 @@ from gabaguide.interop.cdsadvice import CardDraft, advise
 from gabaguide.interop.cdshooks import (
     REQUIRED_PREFETCH,
     SERVICES,
+    CdsResponse,
     Feedback,
     HookRequest,
     Link,
+    OperationOutcome,
     OrderContext,
     discovery,
     prefetch_templates,
 )
 from gabaguide.interop.fhirchart import read_chart
-from gabaguide.interop.fhirread import FhirInputError, read_resources
+from gabaguide.interop.fhirread import FhirInputError, foreign_subjects, read_resources
 from gabaguide.store import cds as memory
 from gabaguide.web.cdsauth import UnauthorizedError
 from gabaguide.web.cdsfetch import UnobtainableError, fetch, fill
@@ -53,7 +56,29 @@ from gabaguide.web.state import AppState, app_state
 log = logging.getLogger("gabaguide.web.cds")
 router = APIRouter(tags=["CDS Hooks"])
 State = Annotated[AppState, Depends(app_state)]
+FHIR_JSON = "application/fhir+json"
 _INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
+_PREFETCH_MODELS: dict[str, type[Resource]] = {
+    "creatinine": Observation,
+    "weight": Observation,
+    "medications": MedicationRequest,
+    "conditions": Condition,
+    "allergies": AllergyIntolerance,
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": OperationOutcome,
+        "description": str(why),
+        "content": {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}},
+    }
+    for status, why in (
+        (400, "The body is not JSON."),
+        (404, "No such service."),
+        (412, "Required prefetch data was neither sent nor fetchable."),
+        (422, "Not a valid request, or a FHIR resource that cannot be read."),
+    )
+}
+_ERRORS[401] = {"description": "The JWT is missing or not acceptable (no detail)."}
 
 
 class CdsError(Exception):
@@ -72,7 +97,7 @@ def outcome(status: int, issues: list[str], code: str = "invalid") -> JSONRespon
             "issue": [{"severity": "error", "code": code, "diagnostics": i} for i in issues],
         },
         status_code=status,
-        media_type="application/fhir+json",
+        media_type=FHIR_JSON,
     )
 
 
@@ -82,12 +107,12 @@ def services(state: State) -> JSONResponse:
     return JSONResponse(discovery(state.knowledge))
 
 
-@router.post("/cds-services/{service_id}")
+@router.post("/cds-services/{service_id}", response_model=CdsResponse, responses=_ERRORS)
 async def call(service_id: str, request: Request, state: State) -> Response:
     """A CDS Hooks service call: cards for the gabapentinoid (or co-medication) orders."""
     try:
         hook = _service(service_id)
-        claims = _authorize(request, state)
+        claims = await run_in_threadpool(_authorize, request, state)
         data = _json(await request.body())
         body = await run_in_threadpool(_answer, state, service_id, hook, data, claims, request)
     except CdsError as p:
@@ -97,15 +122,15 @@ async def call(service_id: str, request: Request, state: State) -> Response:
     return JSONResponse(body)
 
 
-@router.post("/cds-services/{service_id}/feedback")
+@router.post("/cds-services/{service_id}/feedback", responses=_ERRORS)
 async def feedback(service_id: str, request: Request, state: State) -> Response:
     """CDS Hooks feedback: what the clinician did with each card (accepted, or overridden with a
     reason). Stored all together or not at all."""
     try:
         _service(service_id)
-        _authorize(request, state)
+        await run_in_threadpool(_authorize, request, state)
         data = _json(await request.body())
-        await run_in_threadpool(_record, state, data)
+        await run_in_threadpool(_record, state, service_id, data)
     except CdsError as p:
         return outcome(p.status, p.issues, p.code)
     except UnauthorizedError:
@@ -113,7 +138,7 @@ async def feedback(service_id: str, request: Request, state: State) -> Response:
     return JSONResponse({})
 
 
-@router.get("/cds/plans/{token}", response_class=HTMLResponse)
+@router.get("/cds/plans/{token}", response_class=HTMLResponse, include_in_schema=False)
 def plan_page(token: str, request: Request, state: State) -> HTMLResponse:
     """The full assessment behind a card's link (the link lasts ``GABAGUIDE_CDS_PLAN_HOURS``)."""
     found = memory.plan_patient(state.store, token)
@@ -159,6 +184,8 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         raise CdsError(400, ["the body is not JSON"], "structure") from None
+    except RecursionError:
+        raise CdsError(400, ["the body is nested too deeply"], "structure") from None
 
 
 def _sentences(exc: ValidationError, prefix: str = "") -> list[str]:
@@ -188,15 +215,27 @@ def _answer(
         raise CdsError(422, _sentences(exc, "context.")) from None
     prefetch = _prefetch(state, req, context)
     try:
+        patient = _patient(prefetch, context.patientId)
+        read = {
+            key: read_resources(model, prefetch[key], f"prefetch.{key}")
+            for key, model in _PREFETCH_MODELS.items()
+        }
+        foreign = [
+            problem
+            for key, found in read.items()
+            for problem in foreign_subjects(list(found), context.patientId, f"prefetch.{key}")
+        ]
+        if foreign:
+            raise FhirInputError(foreign)
         chart = read_chart(
             k,
             datetime.now(UTC).date(),
-            _patient(prefetch, context.patientId),
-            read_resources(Observation, prefetch["creatinine"], "prefetch.creatinine"),
-            read_resources(Observation, prefetch["weight"], "prefetch.weight"),
-            read_resources(MedicationRequest, prefetch["medications"], "prefetch.medications"),
-            read_resources(Condition, prefetch["conditions"], "prefetch.conditions"),
-            read_resources(AllergyIntolerance, prefetch["allergies"], "prefetch.allergies"),
+            patient,
+            read["creatinine"],  # type: ignore[arg-type]
+            read["weight"],  # type: ignore[arg-type]
+            read["medications"],  # type: ignore[arg-type]
+            read["conditions"],  # type: ignore[arg-type]
+            read["allergies"],  # type: ignore[arg-type]
         )
         drafts = advise(k, hook, context, chart, state.settings.cds_min_severity)
     except InputError as exc:
@@ -287,7 +326,7 @@ def _compact(model: BaseModel) -> dict[str, Any]:
     return out
 
 
-def _record(state: AppState, data: Any) -> None:
+def _record(state: AppState, service_id: str, data: Any) -> None:
     try:
         items = Feedback.model_validate(data).feedback
     except ValidationError as exc:
@@ -311,7 +350,7 @@ def _record(state: AppState, data: Any) -> None:
         )
         for i in items
     ]
-    unknown = memory.record_feedback(state.store, rows)
+    unknown = memory.record_feedback(state.store, service_id, rows)
     if unknown:
         raise CdsError(
             422, [f"feedback.card {u!r} is not a card this service issued" for u in unknown]

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("indicator", sa.String(16), nullable=False),
         sa.Column("shown_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_cds_cards_problem_key", "cds_cards", ["problem_key"])
+    op.create_index("ix_cds_cards_problem_key", "cds_cards", ["problem_key"], unique=True)
     op.create_table(
         "cds_feedback",
         sa.Column("id", sa.Integer, primary_key=True),
