@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 import re
 import sys
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -340,21 +339,34 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (one core each; 1 = one process).", min=1, max=64)
+    ] = 1,
 ) -> None:
-    """Run the web app: assessment pages, education pages, JSON API (settings: GABAGUIDE_* env)."""
+    """Run the web app: assessment pages, education pages, JSON API, CDS Hooks (settings:
+    GABAGUIDE_* env)."""
     # Imported here: the web stack costs every other command its start-up time.
     import uvicorn
 
     from gabaguide.web import Settings, create_app
-    from gabaguide.web.security import drop_query_strings
+    from gabaguide.web.security import access_log_config
 
     try:
         settings = Settings.from_env()
     except InputError as exc:
         fail(exc.problems)
     print(f"gabaguide: serving on http://{host}:{port} (database {settings.database_url})")
-    logging.getLogger("uvicorn.access").addFilter(drop_query_strings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "server_header": False,
+        "log_config": access_log_config(),
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)
+    else:  # each worker builds the app from the same environment
+        uvicorn.run("gabaguide.web.app:create_app", factory=True, workers=workers, **common)
 
 
 app.add_typer(pk_app, name="pk")

@@ -269,14 +269,11 @@ def _corrected_order(
     assert order.product is not None
     if order.dosage.daily_mg is None or order.stops:
         return None
+    # The maintenance dose rests on the product, the target and kidney function; the other
+    # medicines, conditions and allergies only add findings, already on the other cards.
+    start = {"goal": "start", "current_regimen": None, "target_daily_mg": order.dosage.daily_mg}
     planned = assess(
-        patient.model_copy(
-            update={
-                "goal": "start",
-                "current_regimen": None,
-                "target_daily_mg": order.dosage.daily_mg,
-            }
-        ),
+        patient.model_copy(update=start | {"medications": (), "conditions": (), "allergies": ()}),
         k,
     )
     keep = planned.plan.maintenance if planned.plan is not None else None

@@ -3,7 +3,10 @@ access-log filter that keeps typed text out of the logs."""
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Callable
+from typing import Any
 
 CSP = (
     "default-src 'self'; script-src {script}; style-src 'self' 'unsafe-inline'; "
@@ -40,3 +43,18 @@ def drop_query_strings(record: logging.LogRecord) -> bool:
                 path = prefix + "<token>"
         record.args = (*record.args[:2], path, *record.args[3:])
     return True
+
+
+def access_log_filter() -> Callable[[logging.LogRecord], bool]:
+    """The filter above, for logging.config (each worker process configures its own logging)."""
+    return drop_query_strings
+
+
+def access_log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration with the access-log filter on the access handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"private": {"()": "gabaguide.web.security.access_log_filter"}}
+    config["handlers"]["access"]["filters"] = ["private"]
+    return config
