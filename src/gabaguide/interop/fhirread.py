@@ -14,7 +14,7 @@ resource it cannot read is a :class:`FhirInputError` naming each problem's locat
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
@@ -139,7 +139,7 @@ def read_resources(model: type[R], value: object, where: str) -> list[R]:
     return out
 
 
-def foreign_subjects(resources: list[Resource], patient_id: str, where: str) -> list[str]:
+def foreign_subjects(resources: Sequence[Resource], patient_id: str, where: str) -> list[str]:
     """Resources about another patient than ``patient_id`` (by subject or patient reference)."""
     out = []
     for resource in resources:

@@ -24,7 +24,6 @@ from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient as FhirPatient
-from fhir.resources.R4B.resource import Resource
 from pydantic import BaseModel, ValidationError
 
 from gabaguide.clinical.assess import assess
@@ -44,7 +43,7 @@ from gabaguide.interop.cdshooks import (
     prefetch_templates,
 )
 from gabaguide.interop.fhirchart import read_chart
-from gabaguide.interop.fhirread import FhirInputError, foreign_subjects, read_resources
+from gabaguide.interop.fhirread import FhirInputError, R, foreign_subjects, read_resources
 from gabaguide.store import cds as memory
 from gabaguide.web.cdsauth import UnauthorizedError
 from gabaguide.web.cdsfetch import UnobtainableError, fetch, fill
@@ -58,13 +57,6 @@ router = APIRouter(tags=["CDS Hooks"])
 State = Annotated[AppState, Depends(app_state)]
 FHIR_JSON = "application/fhir+json"
 _INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
-_PREFETCH_MODELS: dict[str, type[Resource]] = {
-    "creatinine": Observation,
-    "weight": Observation,
-    "medications": MedicationRequest,
-    "conditions": Condition,
-    "allergies": AllergyIntolerance,
-}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {
         "model": OperationOutcome,
@@ -215,33 +207,31 @@ def _answer(
         raise CdsError(422, _sentences(exc, "context.")) from None
     prefetch = _prefetch(state, req, context)
     try:
-        patient = _patient(prefetch, context.patientId)
-        read = {
-            key: read_resources(model, prefetch[key], f"prefetch.{key}")
-            for key, model in _PREFETCH_MODELS.items()
-        }
-        foreign = [
-            problem
-            for key, found in read.items()
-            for problem in foreign_subjects(list(found), context.patientId, f"prefetch.{key}")
-        ]
-        if foreign:
-            raise FhirInputError(foreign)
+        pid = context.patientId
         chart = read_chart(
             k,
             datetime.now(UTC).date(),
-            patient,
-            read["creatinine"],  # type: ignore[arg-type]
-            read["weight"],  # type: ignore[arg-type]
-            read["medications"],  # type: ignore[arg-type]
-            read["conditions"],  # type: ignore[arg-type]
-            read["allergies"],  # type: ignore[arg-type]
+            _patient(prefetch, pid),
+            _read(Observation, prefetch, "creatinine", pid),
+            _read(Observation, prefetch, "weight", pid),
+            _read(MedicationRequest, prefetch, "medications", pid),
+            _read(Condition, prefetch, "conditions", pid),
+            _read(AllergyIntolerance, prefetch, "allergies", pid),
         )
         drafts = advise(k, hook, context, chart, state.settings.cds_min_severity)
     except InputError as exc:
         raise CdsError(422, list(exc.problems)) from None
     scope = "\n".join((str(claims.get("iss", "")), str(req.fhirServer or ""), context.patientId))
     return _respond(state, service_id, scope, drafts, request)
+
+
+def _read(model: type[R], prefetch: dict[str, Any], key: str, patient_id: str) -> list[R]:
+    """The prefetch key's resources of ``model``; a resource about another patient is an error."""
+    found = read_resources(model, prefetch[key], f"prefetch.{key}")
+    foreign = foreign_subjects(found, patient_id, f"prefetch.{key}")
+    if foreign:
+        raise FhirInputError(foreign)
+    return found
 
 
 def _patient(prefetch: dict[str, Any], patient_id: str) -> FhirPatient | None:
