@@ -6,6 +6,7 @@ import json
 from importlib.resources import files
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from gabaguide.store.db import Store
 from gabaguide.store.tables import DemoPatient
@@ -21,8 +22,11 @@ def load_demo_patients(store: Store) -> int:
         data = json.loads(line)
         pid = str(data.get("patient_id") or f"example-{len(rows) + 1}")
         rows.append(DemoPatient(id=pid, title=_title(data), patient_json=json.dumps(data)))
-    with store.session.begin() as s:
-        s.add_all(rows)
+    try:
+        with store.session.begin() as s:
+            s.add_all(rows)
+    except IntegrityError:  # another worker process loaded them at the same moment
+        return 0
     return len(rows)
 
 
