@@ -4,11 +4,17 @@ baseline (GET /cds-services, discovery).
 What it measures
     1. Makes an ES384 key (P-384) and writes a trusted-issuers file with its public JWK Set in a
        temporary directory, then starts the real server as a separate process --
-       ``.venv/bin/gabaguide serve --host 127.0.0.1 --port N`` with ``GABAGUIDE_CDS_ISSUERS`` naming
-       that file and ``GABAGUIDE_DATABASE_URL`` a fresh SQLite file next to it (every other
-       ``GABAGUIDE_*`` variable is dropped, so JWT verification is on, as by default) -- and waits
-       for ``GET /healthz``. The server and the load generator are stopped at the end, also on
-       error or Ctrl-C. Traffic goes to 127.0.0.1 only.
+       ``.venv/bin/gabaguide serve --host 127.0.0.1 --port N --workers W`` (``--workers``, 2:
+       uvicorn's parent process and W worker processes, each building the app from the
+       environment; 1: uvicorn in one process) with ``GABAGUIDE_CDS_ISSUERS`` naming that file,
+       ``GABAGUIDE_DATABASE_URL`` a fresh SQLite file next to it and ``GABAGUIDE_LOAD_DEMO=false``
+       (the workers start together on the fresh database: none loads the demo patients; every
+       other ``GABAGUIDE_*`` variable is dropped, so JWT verification is on, as by default) -- and
+       waits for ``GET /healthz`` and for every worker's "Application startup complete." in the
+       server's log. The server (SIGTERM to the parent, which stops its workers; then SIGKILL to
+       whatever of its process tree is left) and the load generator are stopped at the end, also
+       on error or Ctrl-C. Traffic goes to 127.0.0.1 only. The workers share the jti memory and
+       the shown cards through the one SQLite database.
     2. The request: ``examples/cds/order-sign.json`` (a gabapentin 800 mg three times a day draft
        order, a 78-year-old man, 3 creatinine results, a weight) with its prefetch extended to 10
        active MedicationRequests (oxycodone/acetaminophen, tramadol, hydromorphone, alprazolam,
@@ -39,23 +45,31 @@ What it measures
     achieved requests/s (answers / span from the first scheduled send to the last answer), non-2xx
     answers, errors (timeouts, resets, malformed answers), order-sign answers without a
     corrected-order suggestion (work skipped), and the send lag (how late requests left). Also
-    the server's CPU time per request (``/proc/PID/stat``), the generator's, and the cores the
-    machine kept busy (``/proc/stat``).
+    the server's CPU time per request and the cores it kept busy, summed over its whole process
+    tree -- the uvicorn parent and its descendants (the workers and multiprocessing's resource
+    tracker), found through ``/proc/PID/task/TID/children`` recursively at the start and the end
+    of each pass, each process's utime + stime from ``/proc/PID/stat`` (a process that came
+    during a pass counts from 0, one gone by its end is missing, and a note says so); each
+    worker's share is printed too (how evenly the keep-alive connections were spread; a note
+    when one worker got under a quarter of another's CPU). Also the generator's CPU, and the cores
+    the machine kept busy (``/proc/stat``).
     6. where the time goes, in this process after the server stopped (best of 5 loops, garbage
        collector on): the token check (``Verifier.verify`` with the jti memory stubbed; the
        ECDSA P-384 verification alone; the JWK Set parse it does per call), the jti record
        (SQLite, as the server does it), ``json.loads`` of the body, ``HookRequest`` +
-       ``OrderContext`` parse and the FHIR resource reading, ``read_chart``, ``advise()``, the
-       answer (``show_once`` in SQLite + the cards' compaction) and its JSON dump, and the whole
-       ``_answer`` -- the floor under the server's time per request. ``--profile N`` also prints
-       the top of a cProfile of N token checks + ``_answer`` calls.
+       ``OrderContext`` parse and the FHIR resource reading (``_patient`` and ``_read``, with the
+       other-patient checks), ``read_chart``, ``advise()``, the answer (``show_once`` in SQLite +
+       the cards' compaction) and its JSON dump, and the whole ``_answer`` -- the floor under the
+       server's time per request. ``--profile N`` also prints the top of a cProfile of N token
+       checks + ``_answer`` calls.
 
 Goal: p99 <= 25 ms for order-sign at 200 requests/s on 2 cores with JWT verification on (the load
-generator runs on the same cores; judged only when ``--rate`` is 200; the rate must be held to 95 %
-and every request answered 2xx).
+generator runs on the same cores; judged only when ``--rate`` is 200, whatever ``--workers``; the
+rate must be held to 95 % and every request answered 2xx).
 
 How to run
     bash scripts/bench cds                         # runs: python benchmarks/bench_cds.py "$@"
+    bash scripts/bench cds --workers 1             # uvicorn in one process, for comparison
     python benchmarks/bench_cds.py --rate 200 --concurrency 4 --duration 20 --max-duration 10
     python benchmarks/bench_cds.py --duration 5 --max-duration 0    # quick look
     python benchmarks/bench_cds.py --profile 300                    # and where _answer spends
@@ -98,6 +112,7 @@ from bench_web import (
     HEALTHZ,
     HOST,
     RATE_SLACK,
+    STOP_TIMEOUT_S,
     BenchError,
     Server,
     best_per_call,
@@ -402,19 +417,140 @@ def server_env(database: Path, issuers: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GABAGUIDE_")}
     env["GABAGUIDE_DATABASE_URL"] = f"sqlite:///{database}"
     env["GABAGUIDE_CDS_ISSUERS"] = str(issuers)
+    # Worker processes start together on the fresh database: none of them loads the demo patients.
+    env["GABAGUIDE_LOAD_DEMO"] = "false"
     return env
 
 
-def start_server(tmp: Path, issuers: Path, attempts: int = 3) -> Server:
-    """The server on a free loopback port, answering /healthz (a port taken meanwhile: retried)."""
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc/PID/task/TID/children``, recursively); [] when
+    ``pid`` is gone or there is no /proc."""
+    if not Path(f"/proc/{pid}").exists():
+        return []
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for children in Path(f"/proc/{p}/task").glob("*/children"):
+            with suppress(OSError):
+                todo.extend(int(c) for c in children.read_text().split())
+    return out
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (all its threads) so far; None when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_role(pid: int, root: int) -> str:
+    """ "parent", "worker" (a uvicorn worker process) or "other" (multiprocessing's resource
+    tracker) -- "parent" for the single process of ``--workers 1``."""
+    if pid == root:
+        return "parent"
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return "other"
+    return "worker" if b"spawn_main" in cmdline else "other"
+
+
+def tree_cpu_s(pid: int) -> dict[int, float] | None:
+    """CPU seconds so far of each process of ``pid``'s tree; None when ``pid`` is gone."""
+    out = {}
+    for p in process_tree(pid):
+        cpu = process_cpu_s(p)
+        if cpu is not None:
+            out[p] = cpu
+    return out if pid in out else None
+
+
+@dataclass
+class Served:
+    """The server's parent process (bench_web's Server) and its worker count."""
+
+    server: Server
+    workers: int
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def base(self) -> str:
+        return self.server.base
+
+    @property
+    def pid(self) -> int:
+        return self.server.proc.pid
+
+    def log_tail(self, n: int = 30) -> list[str]:
+        return self.server.log_tail(n)
+
+    def check_alive(self) -> None:
+        self.server.check_alive()
+
+    def started(self) -> int:
+        """Worker processes (or the single process) that finished their application start-up."""
+        try:
+            return self.server.log.read_text(encoding="utf-8", errors="replace").count(
+                "Application startup complete."
+            )
+        except OSError:
+            return 0
+
+
+def wait_workers(served: Served) -> bool:
+    """True once every worker has started its app (``/healthz`` answers when the first one has)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline and served.server.proc.poll() is None:
+        if served.started() >= served.workers:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def stop_tree(served: Served) -> None:
+    """Stop the parent (SIGTERM: uvicorn stops its workers and waits for them; SIGKILL after a
+    while), then SIGKILL any process of its tree left behind (by pid, only while it is still in the
+    server's process group)."""
+    pids = [p for p in process_tree(served.pid) if p != served.pid]
+    stop_server(served.server)
+    pgid = served.pid  # start_new_session: the parent leads its own process group
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while True:
+        left = []
+        for p in pids:
+            with suppress(OSError):
+                state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                if os.getpgid(p) == pgid and state != "Z":
+                    left.append(p)
+        if not left:
+            return
+        if time.monotonic() >= deadline:
+            for p in left:
+                with suppress(OSError):
+                    os.kill(p, signal.SIGKILL)
+            deadline = math.inf  # killed: wait for them to go
+        time.sleep(0.1)
+
+
+def start_server(tmp: Path, issuers: Path, workers: int, attempts: int = 3) -> Served:
+    """The server on a free loopback port with ``workers`` worker processes, every one started and
+    ``/healthz`` answering (a port taken meanwhile: retried)."""
     exe = gabaguide_exe()
     database = tmp / "cds.sqlite3"
     for attempt in range(1, attempts + 1):
         port = free_port()
         log = tmp / f"server-{attempt}.log"
+        cmd = [exe, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [exe, "serve", "--host", HOST, "--port", str(port)],
+                cmd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -422,36 +558,36 @@ def start_server(tmp: Path, issuers: Path, attempts: int = 3) -> Server:
                 cwd=tmp,
                 start_new_session=True,
             )
-        server = Server(proc, port, log, database)
+        served = Served(Server(proc, port, log, database), workers)
         try:
-            if wait_ready(server):
-                return server
+            if wait_ready(served.server) and wait_workers(served):
+                return served
         except BaseException:
-            stop_server(server)
+            stop_tree(served)
             raise
-        tail = server.log_tail()
+        tail = served.log_tail()
         taken = "address already in use" in "\n".join(tail).lower()
-        stop_server(server)
+        stop_tree(served)
         if taken and attempt < attempts:
             continue
         raise BenchError(
-            f"the server did not answer {HEALTHZ} within {START_TIMEOUT_S:g} s or exited "
-            f"({proc.returncode}): {exe} serve --host {HOST} --port {port}\n"
+            f"the server did not answer {HEALTHZ} with its {workers} worker(s) started within "
+            f"{START_TIMEOUT_S:g} s or exited ({proc.returncode}): {' '.join(cmd)}\n"
             + "\n".join(f"  {line}" for line in tail)
         )
     raise AssertionError("unreachable")
 
 
 @contextmanager
-def running_server(tmp: Path, issuers: Path) -> Iterator[Server]:
-    server = start_server(tmp, issuers)
+def running_server(tmp: Path, issuers: Path, workers: int) -> Iterator[Served]:
+    server = start_server(tmp, issuers, workers)
     try:
         yield server
     finally:
-        stop_server(server)
+        stop_tree(server)
 
 
-def call(server: Server, path: str, payload: bytes | None, token: str | None) -> tuple[int, bytes]:
+def call(server: Served, path: str, payload: bytes | None, token: str | None) -> tuple[int, bytes]:
     """One request with urllib (the checks, not the load)."""
     import urllib.error
     import urllib.request
@@ -481,7 +617,7 @@ def dose_card(answer: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def check_service(server: Server, parts: list[str], tokens: list[str]) -> dict[str, Any]:
+def check_service(server: Served, parts: list[str], tokens: list[str]) -> dict[str, Any]:
     """The answers are what the benchmark means to measure (4 tokens used)."""
     status, answer = call(server, SIGN, body(parts, 0), tokens[0])
     if status != 200:
@@ -706,12 +842,14 @@ def load_process(conn: Connection, spec: LoadSpec) -> None:
 class Measured:
     result: dict[str, Any]
     wall_s: float
-    server_cpu_s: float | None
+    server_cpu_s: float | None  # the whole tree: the parent, its workers, the resource tracker
+    server_cpu_by_role: dict[str, list[float]]  # "parent"/"worker"/"other": each process's
+    server_pids_changed: bool  # a process of the tree came or went during the run
     loader_cpu_s: float
     system_busy_s: float | None
 
 
-def run_load(server: Server, spec: LoadSpec) -> Measured:
+def run_load(server: Served, spec: LoadSpec) -> Measured:
     """One run of the load generator in its own process; stopped whatever happens."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -721,7 +859,7 @@ def run_load(server: Server, spec: LoadSpec) -> Measured:
     try:
         if not parent.poll(120) or parent.recv() != "ready":
             raise BenchError(f"the load generator did not get ready ({spec.name})")
-        cpu0, busy0 = server.cpu_s(), system_busy_s()
+        cpu0, busy0 = tree_cpu_s(server.pid), system_busy_s()
         start = time.perf_counter()
         parent.send("go")
         limit = spec.duration_s + REQUEST_TIMEOUT_S + 60
@@ -734,7 +872,7 @@ def run_load(server: Server, spec: LoadSpec) -> Measured:
                 f"the load generator died (exit {proc.exitcode}) ({spec.name})"
             ) from None
         wall = time.perf_counter() - start
-        cpu1, busy1 = server.cpu_s(), system_busy_s()
+        cpu1, busy1 = tree_cpu_s(server.pid), system_busy_s()
         server.check_alive()
         proc.join(10)
     finally:
@@ -745,10 +883,17 @@ def run_load(server: Server, spec: LoadSpec) -> Measured:
                 proc.kill()
                 proc.join()
         parent.close()
+    by_role: dict[str, list[float]] = {}
+    if cpu0 is not None and cpu1 is not None:
+        # per process: one started during the run counts from 0; one gone by its end is lost
+        for pid, end in sorted(cpu1.items()):
+            by_role.setdefault(process_role(pid, server.pid), []).append(end - cpu0.get(pid, 0.0))
     return Measured(
         result=result,
         wall_s=wall,
-        server_cpu_s=None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
+        server_cpu_s=sum(sum(v) for v in by_role.values()) if by_role else None,
+        server_cpu_by_role=by_role,
+        server_pids_changed=cpu0 is not None and cpu1 is not None and set(cpu0) != set(cpu1),
         loader_cpu_s=result["loader_cpu_s"],
         system_busy_s=None if busy0 is None or busy1 is None else busy1 - busy0,
     )
@@ -800,6 +945,11 @@ def summarise(m: Measured, spec: LoadSpec, pass_: str) -> dict[str, Any]:
         "span_s": round(r["span_s"], 3),
         "server_cpu_ms_per_request": per_req(m.server_cpu_s),
         "server_cpu_cores": cores(m.server_cpu_s),
+        "server_cores_by_role": {
+            role: [cores(v) for v in values] for role, values in m.server_cpu_by_role.items()
+        },
+        "server_processes": sum(len(v) for v in m.server_cpu_by_role.values()),
+        "server_pids_changed": m.server_pids_changed,
         "loader_cpu_ms_per_request": per_req(m.loader_cpu_s),
         "loader_cpu_cores": cores(m.loader_cpu_s),
         "machine_busy_cores": cores(m.system_busy_s),
@@ -841,11 +991,10 @@ def in_process(
     from gabaguide.interop.cdsadvice import advise
     from gabaguide.interop.cdshooks import HookRequest, OrderContext
     from gabaguide.interop.fhirchart import read_chart
-    from gabaguide.interop.fhirread import read_resources
     from gabaguide.knowledge import load_knowledge
     from gabaguide.store import cds as memory
     from gabaguide.store import open_store
-    from gabaguide.web.cds import _answer, _patient, _respond
+    from gabaguide.web.cds import _answer, _patient, _read, _respond
     from gabaguide.web.cdsauth import Issuer, Verifier
     from gabaguide.web.settings import Settings
     from gabaguide.web.state import AppState
@@ -866,15 +1015,15 @@ def in_process(
     def parse() -> tuple[Any, ...]:
         req = HookRequest.model_validate(data)
         ctx = OrderContext.model_validate(req.context)
-        p = req.prefetch or {}
-        return (
+        p, pid = req.prefetch or {}, ctx.patientId
+        return (  # as _answer reads them (each with its other-patient check)
             ctx,
-            _patient(p, ctx.patientId),
-            read_resources(Observation, p["creatinine"], "prefetch.creatinine"),
-            read_resources(Observation, p["weight"], "prefetch.weight"),
-            read_resources(MedicationRequest, p["medications"], "prefetch.medications"),
-            read_resources(Condition, p["conditions"], "prefetch.conditions"),
-            read_resources(AllergyIntolerance, p["allergies"], "prefetch.allergies"),
+            _patient(p, pid),
+            _read(Observation, p, "creatinine", pid),
+            _read(Observation, p, "weight", pid),
+            _read(MedicationRequest, p, "medications", pid),
+            _read(Condition, p, "conditions", pid),
+            _read(AllergyIntolerance, p, "allergies", pid),
         )
 
     ctx, *resources = parse()
@@ -1006,7 +1155,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         issuers = tmp / "issuers.json"
         issuers.write_text(json.dumps({ISSUER: {"jwks": keys.jwks}}), encoding="utf-8")
         (tmp / "order-sign.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-        with running_server(tmp, issuers) as server:
+        with running_server(tmp, issuers, args.workers) as server:
             audience = server.base + SIGN
             n_rate = math.ceil(args.rate * args.duration)
             start = time.perf_counter()
@@ -1083,6 +1232,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     }
     return {
         "settings": {
+            "workers": args.workers,
             "rate": args.rate,
             "concurrency": args.concurrency,
             "duration_s": args.duration,
@@ -1112,6 +1262,36 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 # --- report ----------------------------------------------------------------------------------------
 
 
+def workers_label(workers: int) -> str:
+    return f"{workers} worker process{'es' if workers != 1 else ''}"
+
+
+def tree_label(workers: int) -> str:
+    if workers == 1:
+        return "uvicorn serving in its one process"
+    return f"the uvicorn parent, its {workers} workers and multiprocessing's resource tracker"
+
+
+def uneven(row: dict[str, Any]) -> bool:
+    """Two workers or more, and the least busy one had under a quarter of the busiest's CPU."""
+    workers = [v or 0.0 for v in row["server_cores_by_role"].get("worker") or []]
+    return len(workers) > 1 and max(workers) >= 0.1 and min(workers) < 0.25 * max(workers)
+
+
+def split(row: dict[str, Any]) -> str:
+    """'; workers 0.41 + 0.39, parent 0.01' -- each worker's cores, the rest together."""
+    by_role = row["server_cores_by_role"]
+    workers = by_role.get("worker") or []
+    if not workers:
+        return ""
+    rest = sum(v or 0.0 for role, values in by_role.items() if role != "worker" for v in values)
+    return (
+        "; workers "
+        + " + ".join(fmt(v, ".2f") for v in workers)
+        + f", parent and tracker {rest:.2f}"
+    )
+
+
 def report(r: dict[str, Any]) -> None:
     s, m, c = r["settings"], r["machine"], r["checks"]
     print(
@@ -1127,6 +1307,10 @@ def report(r: dict[str, Any]) -> None:
     print(
         f"machine   nproc {m['nproc']} ({m['cpu']}); {m['python']}; {m['platform']}; "
         f"load average before {m['loadavg_before'][0]:g}"
+    )
+    print(
+        f"server    gabaguide serve --workers {s['workers']} ({workers_label(s['workers'])}), fresh "
+        "SQLite database, demo data not loaded"
     )
     print(
         f"stack     uvicorn {m['uvicorn']} (uvloop {'yes' if m['uvloop'] else 'no'}, httptools "
@@ -1205,6 +1389,19 @@ def report(r: dict[str, Any]) -> None:
                 f"{row['scheduled']:,} scheduled requests were still queued when sending stopped "
                 f"at {STOP_AFTER:g} x the duration (percentiles are of the answered ones)"
             )
+        if uneven(row):
+            busy = " + ".join(fmt(v, ".2f") for v in row["server_cores_by_role"]["worker"])
+            print(
+                f"note: {row['pass']} {row['endpoint']}: the workers were unevenly loaded ({busy} "
+                "cores): they share one listening socket and the worker that wakes first accepts "
+                f"the connections waiting, so the {row['concurrency']} keep-alive connections "
+                "need not be spread over them"
+            )
+        if row["server_pids_changed"]:
+            print(
+                f"note: {row['pass']} {row['endpoint']}: a server process came or went during the "
+                "run (a worker died and was replaced?): its CPU time is partly missing"
+            )
         if row.get("tokens_ran_out"):
             print(f"note: the max pass used all {s['max_pass_tokens']:,} tokens before its end")
     print()
@@ -1215,15 +1412,16 @@ def report(r: dict[str, Any]) -> None:
         f"{fmt(x['server_cpu_per_request'], '.2f')}x)"
     )
     print()
+    workers = s["workers"]
     print(
-        f"CPU per request and cores busy during each run (the machine has {m['nproc']}; 'others' "
-        "= every other process):"
+        f"CPU per request and cores busy during each run (the machine has {m['nproc']}; server = "
+        f"its whole process tree, {tree_label(workers)}; 'others' = every other process):"
     )
     for row in r["runs"]:
         print(
-            f"  {row['pass']:<4} {row['endpoint']:<40} server "
+            f"  {row['pass']:<4} {row['endpoint']:<40} server ({workers_label(workers)}) "
             f"{fmt(row['server_cpu_ms_per_request'], '.3f')} ms "
-            f"({fmt(row['server_cpu_cores'], '.2f')} cores), load generator "
+            f"({fmt(row['server_cpu_cores'], '.2f')} cores{split(row)}), load generator "
             f"{fmt(row['loader_cpu_ms_per_request'], '.3f')} ms "
             f"({fmt(row['loader_cpu_cores'], '.2f')} cores), machine busy "
             f"{fmt(row['machine_busy_cores'], '.2f')} cores (others "
@@ -1231,10 +1429,14 @@ def report(r: dict[str, Any]) -> None:
         )
     cpu = r["runs"][1]["server_cpu_ms_per_request"]
     if cpu:
+        usable = min(workers, m["nproc"] or 1)
         print(
-            f"  server capacity: one process (one core at most, the GIL) / {cpu:.3f} ms CPU per "
-            f"order-sign = about {1e3 / cpu:,.0f} req/s; {s['rate']:g} req/s needs at most "
-            f"{1e3 / s['rate']:.2f} ms per request in one process, with room to spare for the p99"
+            f"  server capacity: {workers_label(workers)} (one core each at most, the GIL) on "
+            f"{m['nproc']} cores shared with the load generator: {usable} core(s) / {cpu:.3f} ms "
+            f"CPU per order-sign = at most about {usable * 1e3 / cpu:,.0f} req/s; {s['rate']:g} "
+            f"req/s needs at most {usable * 1e3 / s['rate']:.2f} ms of CPU per request, with room "
+            "to spare for the p99"
+            + (" (and the connections spread over the workers)" if usable > 1 else "")
         )
     ip = r["in_process"]
     print()
@@ -1305,6 +1507,9 @@ def main() -> None:
         "--warmup", type=int, default=200, help="warm-up requests per endpoint (200)"
     )
     parser.add_argument(
+        "--workers", type=int, default=2, help="server worker processes: serve --workers N (2)"
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -1317,8 +1522,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.rate <= 0 or args.duration <= 0 or args.max_duration < 0 or args.profile < 0:
         parser.error("--rate and --duration must be more than 0, --max-duration at least 0")
-    if min(args.concurrency, args.max_concurrency, args.warmup) < 1:
-        parser.error("--concurrency, --max-concurrency and --warmup must be at least 1")
+    if min(args.concurrency, args.max_concurrency, args.warmup, args.workers) < 1:
+        parser.error("--concurrency, --max-concurrency, --warmup and --workers must be at least 1")
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
