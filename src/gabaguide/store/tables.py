@@ -140,7 +140,7 @@ class CdsCard(Base):
     __tablename__ = "cds_cards"
 
     uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
-    problem_key: Mapped[str] = mapped_column(String(64), unique=True)
+    problem_key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     service: Mapped[str] = mapped_column(String(64))
     problem: Mapped[str] = mapped_column(String(64))
     indicator: Mapped[str] = mapped_column(String(16))
