@@ -222,10 +222,8 @@ def interchange_findings(
 
 
 def _product_named(k: Knowledge, med: Medication) -> Product | None:
-    if med.rxcui is not None:
-        for p in k.products:
-            if any(med.rxcui in f.rxcui for f in p.forms):
-                return p
+    if med.rxcui is not None and med.rxcui in k.product_form_by_rxcui:
+        return k.product_form_by_rxcui[med.rxcui][0]
     return k.product_by_name.get(med.name.strip().lower())
 
 

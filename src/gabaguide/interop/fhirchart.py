@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from gabaguide.clinical.recognise import ingredients_in
 from gabaguide.domain import WEIGHT_KG_RANGE, Medication, SerumCreatinine, Sex
-from gabaguide.interop.fhirdosage import DosageRead, Strength, read_dosage
+from gabaguide.interop.fhirdosage import DosageRead, Strength, read_dosage, unreadable
 from gabaguide.knowledge import Knowledge, normalise
 from gabaguide.knowledge.cdsfile import ObservationCodes
 from gabaguide.knowledge.schema import Product
@@ -297,14 +297,7 @@ def read_order(k: Knowledge, resource: MedicationRequest) -> Order:
         d.modifierExtension for d in resource.dosageInstruction or ()
     )
     if modifiers:  # FHIR: a modifier extension that is not understood must not be ignored
-        dosage = DosageRead(
-            None,
-            None,
-            None,
-            False,
-            (),
-            ("the order carries a modifierExtension gabaguide does not understand",),
-        )
+        dosage = unreadable("the order carries a modifierExtension gabaguide does not understand")
     return Order(
         resource=resource,
         key=key,
@@ -329,20 +322,17 @@ def _medication_concept(resource: MedicationRequest) -> CodeableConcept | None:
 
 def _product(k: Knowledge, rxcui: str | None, name: str) -> tuple[Product | None, Strength | None]:
     """The gabapentinoid product: by its RxNorm code (with the strength), else by name."""
-    if rxcui is not None:
-        for product in k.products:
-            for form in product.forms:
-                if rxcui in form.rxcui:
-                    return product, Strength(form.strength_mg, form.measure)
+    if rxcui is not None and rxcui in k.product_form_by_rxcui:
+        product, form = k.product_form_by_rxcui[rxcui]
+        return product, Strength(form.strength_mg, form.measure)
     if not name:
         return None, None
     text = normalise(name)
-    by_name = k.product_by_name
-    if text in by_name:
-        return by_name[text], None
-    for key in sorted(by_name, key=len, reverse=True):  # brands first: 'lyrica cr' before 'lyrica'
-        if " " + key + " " in f" {text} " and key not in {p.ingredient for p in k.products}:
-            return by_name[key], None
+    if text in k.product_by_name:
+        return k.product_by_name[text], None
+    for key in k.brand_names_longest_first:
+        if f" {key} " in f" {text} ":
+            return k.product_by_name[key], None
     ingredients = ingredients_in(k, name)
     candidates = [p for p in k.products if p.ingredient in ingredients]
     if len(candidates) > 1:  # no brand: the release form the name states, else immediate release

@@ -89,14 +89,14 @@ def read_dosage(instructions: Sequence[Dosage] | None, strength: Strength | None
     with the same one, are taken together (their doses add up); entries with different sequence
     numbers follow each other (a titration), and the step with the highest daily dose is checked."""
     if not instructions:
-        return _unreadable("the order has no dosageInstruction")
+        return unreadable("the order has no dosageInstruction")
     steps: dict[int | None, list[tuple[int, Dosage]]] = {}
     for i, dosage in enumerate(instructions):
         steps.setdefault(dosage.sequence, []).append((i, dosage))
     reads = [_step(entries, strength) for entries in steps.values()]
-    unreadable = [r for r in reads if not r.readable]
-    if unreadable:
-        return _unreadable(*(p for r in unreadable for p in r.problems))
+    problems = [p for r in reads for p in r.problems]
+    if problems:
+        return unreadable(*problems)
     worst = max(reads, key=lambda r: r.daily_mg or 0)
     if len(reads) > 1:
         note = "dosage steps follow each other (sequence): the step with the highest daily dose is checked"
@@ -122,9 +122,9 @@ def _step(entries: Sequence[tuple[int, Dosage]], strength: Strength | None) -> D
         notes += part_notes
         as_needed = as_needed or prn
     if problems:
-        return _unreadable(*problems)
+        return unreadable(*problems)
     if total_times.denominator != 1 or total_times < 1:
-        return _unreadable(
+        return unreadable(
             f"dosageInstruction: {_num(total_times)} doses a day; gabaguide checks regimens of "
             "whole doses every day"
         )
@@ -246,7 +246,8 @@ def _max_per_day_mg(dosage: Dosage, strength: Strength | None) -> Fraction | Non
     return None
 
 
-def _unreadable(*problems: str) -> DosageRead:
+def unreadable(*problems: str) -> DosageRead:
+    """A dosage that cannot be checked, with the reasons."""
     return DosageRead(None, None, None, False, (), tuple(problems))
 
 

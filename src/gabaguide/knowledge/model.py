@@ -27,6 +27,7 @@ from gabaguide.knowledge.schema import (
     PkModel,
     PkParameter,
     Product,
+    ProductForm,
     RenalBand,
     RenalFile,
     ScreensFile,
@@ -144,6 +145,19 @@ class Knowledge:
     @cached_property
     def drug_class_by_id(self) -> dict[str, DrugClass]:
         return {c.id: c for c in self.interactions.classes}
+
+    @cached_property
+    def product_form_by_rxcui(self) -> dict[str, tuple[Product, ProductForm]]:
+        """Each gabapentinoid product code (SCD and SBD) with its product and form."""
+        return {code: (p, f) for p in self.products for f in p.forms for code in f.rxcui}
+
+    @cached_property
+    def brand_names_longest_first(self) -> tuple[str, ...]:
+        """Product names and brands that are not bare ingredient names, longest first (so that
+        'lyrica cr' is found before 'lyrica')."""
+        ingredients = {p.ingredient for p in self.products}
+        names = [n for n in self.product_by_name if n not in ingredients]
+        return tuple(sorted(names, key=len, reverse=True))
 
     @cached_property
     def opioid_strength_by_rxcui(self) -> dict[str, OpioidStrength]:
