@@ -120,6 +120,7 @@ from bench_web import (
     fmt,
     free_port,
     get,
+    latency_table,
     percentile,
     stop_server,
     system_busy_s,
@@ -1331,43 +1332,15 @@ def report(r: dict[str, Any]) -> None:
     )
     print(f"baseline  GET {DISCOVERY}: {c['discovery_bytes']:,} bytes, no JWT, no work")
     print()
-    head = (
-        "pass",
-        "endpoint",
-        "target req/s",
-        "achieved req/s",
-        "requests",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-        "non-2xx",
-        "errors",
-        "not sent",
-    )
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for row in r["runs"]:
-        what = (
+    latency_table(
+        r["runs"],
+        lambda row: (
             f"rate (open loop, -c {row['concurrency']}, {row['duration_s']:g} s)"
             if row["pass"] == "rate"
             else f"max (closed loop, -c {row['concurrency']}, {row['duration_s']:g} s)"
-        )
-        cells = (
-            what,
-            f"`{row['endpoint']}`",
-            fmt(row["target_rate"], ",.0f") if row["target_rate"] else "max",
-            fmt(row["achieved_rate"]),
-            f"{row['requests']:,}",
-            fmt(row["p50_ms"], ".2f"),
-            fmt(row["p90_ms"], ".2f"),
-            fmt(row["p99_ms"], ".2f"),
-            fmt(row["max_ms"], ".2f"),
-            str(row["non_2xx"]),
-            str(row["errors"]),
-            f"{row['unsent']:,}",
-        )
-        print("| " + " | ".join(cells) + " |")
+        ),
+        extra=(("not sent", lambda row: f"{row['unsent']:,}"),),
+    )
     rate_rows = [row for row in r["runs"] if row["pass"] == "rate"]
     print(
         "(latency from each request's scheduled send time, queueing included; send lag p50/p99: "

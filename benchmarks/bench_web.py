@@ -643,6 +643,36 @@ def fmt(x: float | None, spec: str = ",.1f") -> str:
     return "n/a" if x is None else format(x, spec)
 
 
+def latency_table(
+    runs: list[dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str],
+    extra: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (),
+) -> None:
+    """The Markdown table of the runs' rates and latencies (``extra``: more columns)."""
+    head = (
+        "pass", "endpoint", "target req/s", "achieved req/s", "requests",
+        "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx", "errors", *(t for t, _ in extra),
+    )  # fmt: skip
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for row in runs:
+        cells = (
+            describe(row),
+            f"`{row['endpoint']}`",
+            fmt(row["target_rate"], ",.0f") if row["target_rate"] else "max",
+            fmt(row["achieved_rate"]),
+            f"{row['requests']:,}",
+            fmt(row["p50_ms"], ".2f"),
+            fmt(row["p90_ms"], ".2f"),
+            fmt(row["p99_ms"], ".2f"),
+            fmt(row["max_ms"], ".2f"),
+            str(row["non_2xx"]),
+            fmt(row["errors"], "d"),
+            *(cell(row) for _, cell in extra),
+        )
+        print("| " + " | ".join(cells) + " |")
+
+
 def report(r: dict[str, Any]) -> None:
     s, m = r["settings"], r["machine"]
     max_pass = (
@@ -671,41 +701,14 @@ def report(r: dict[str, Any]) -> None:
         f"GET {HEALTHZ}: {sizes['GET ' + HEALTHZ]} bytes"
     )
     print()
-    head = (
-        "pass",
-        "endpoint",
-        "target req/s",
-        "achieved req/s",
-        "requests",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-        "non-2xx",
-        "errors",
-    )
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for row in r["runs"]:
-        what = (
+    latency_table(
+        r["runs"],
+        lambda row: (
             f"rate (-c {s['concurrency']} -q {s['q_per_worker']:g}, {s['duration_s']:g} s)"
             if row["pass"] == "rate"
             else f"max (-c {s['max_concurrency']}, {s['max_duration_s']:g} s)"
-        )
-        cells = (
-            what,
-            f"`{row['endpoint']}`",
-            fmt(row["target_rate"], ",.0f") if row["target_rate"] else "max",
-            fmt(row["achieved_rate"]),
-            f"{row['requests']:,}",
-            fmt(row["p50_ms"], ".2f"),
-            fmt(row["p90_ms"], ".2f"),
-            fmt(row["p99_ms"], ".2f"),
-            fmt(row["max_ms"], ".2f"),
-            str(row["non_2xx"]),
-            fmt(row["errors"], "d"),
-        )
-        print("| " + " | ".join(cells) + " |")
+        ),
+    )
     if s["concurrency"] > 1:
         print(
             f"(rate pass: hey's {s['concurrency']} workers fire together every "
