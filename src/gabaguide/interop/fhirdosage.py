@@ -38,8 +38,8 @@ _DAYS_PER_UNIT = {
     "h": Fraction(1, 24),
     "d": Fraction(1),
     "wk": Fraction(7),
-    "mo": Fraction(30),
-    "a": Fraction(365),
+    "mo": Fraction("30.4375"),  # UCUM mo: the mean Julian month
+    "a": Fraction("365.25"),  # UCUM a: the Julian year
 }
 # HL7 v3 GTSAbbreviation codes of a regular daily regimen: doses per day.
 _TIMING_CODES = {
