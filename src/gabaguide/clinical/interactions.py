@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from gabaguide.domain import Citation, Finding, Medication, Patient, Severity
 from gabaguide.knowledge import Knowledge
-from gabaguide.knowledge.schema import InteractionRule, Product
+from gabaguide.knowledge.schema import InteractionRule, MmeFactor, Product
 
 from .findings import by_severity, finding, merge_duplicates
 from .recognise import Recognised, recognise
@@ -68,25 +68,13 @@ def daily_mme(k: Knowledge, meds: Iterable[tuple[Medication, Recognised]]) -> Mm
     if not opioids:
         return None
     for med, rec in opioids:
-        factors = [
-            k.mme_factor_by_ingredient[i]
-            for i in sorted(rec.ingredients)
-            if i in k.mme_factor_by_ingredient
-        ]
-        if len(factors) != 1 or factors[0].unit_note != "per mg":
-            why = (
-                "no CDC conversion factor"
-                if not factors
-                else "dose is not in mg"
-                if len(factors) == 1
-                else "more than one opioid"
-            )
+        f, why = mme_factor(k, rec)
+        if f is None:
             unknown.append(f"{med.name} ({why})")
             continue
         if med.dose_mg is None or med.times_per_day is None:
             unknown.append(f"{med.name} (dose_mg and times_per_day needed)")
             continue
-        f = factors[0]
         mme = med.dose_mg * med.times_per_day * f.factor
         counted += mme
         parts.append(
@@ -96,6 +84,20 @@ def daily_mme(k: Knowledge, meds: Iterable[tuple[Medication, Recognised]]) -> Mm
     return Mme(
         None if unknown else round(counted, 1), round(counted, 1), tuple(parts), tuple(unknown)
     )
+
+
+def mme_factor(k: Knowledge, rec: Recognised) -> tuple[MmeFactor | None, str]:
+    """The CDC factor converting the opioid's mg to MME, or None and why there is none."""
+    factors = [
+        k.mme_factor_by_ingredient[i]
+        for i in sorted(rec.ingredients)
+        if i in k.mme_factor_by_ingredient
+    ]
+    if len(factors) == 1 and factors[0].unit_note == "per mg":
+        return factors[0], ""
+    if not factors:
+        return None, "no CDC conversion factor"
+    return None, "dose is not in mg" if len(factors) == 1 else "more than one opioid"
 
 
 def interaction_findings(

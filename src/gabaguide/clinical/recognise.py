@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 from gabaguide.domain import Medication
 from gabaguide.knowledge import Knowledge, normalise
+from gabaguide.knowledge.schema import Product
 
+# Words of an RxNorm or free-text name that say the product is not immediate release.
+_MODIFIED_RELEASE_WORDS = (
+    " extended ", " 24 hr ", " er ", " xr ", " cr ", " gastroretentive ", " once daily ",
+)  # fmt: skip
 _MAX_WORDS = 4  # the longest name looked up as a phrase ("milk of magnesia", "lyrica cr")
 _MIN_SINGLE_WORD = 4  # shorter single words match only as the whole text (avoids "ms", "cr")
 
@@ -43,6 +48,27 @@ def recognise(k: Knowledge, med: Medication) -> Recognised | None:
     if not ingredients:
         return None
     return Recognised(med.name, ingredients, _classes(k, ingredients), f"name {med.name!r}")
+
+
+def product_named(k: Knowledge, rxcui: str | None, name: str) -> Product | None:
+    """The gabapentinoid product: by its RxNorm code, else by name (product or brand name in the
+    text, else the ingredient with the release form the text states, immediate if it states none)."""
+    if rxcui is not None and rxcui in k.product_form_by_rxcui:
+        return k.product_form_by_rxcui[rxcui][0]
+    if not name:
+        return None
+    text = normalise(name)
+    if text in k.product_by_name:
+        return k.product_by_name[text]
+    for key in k.brand_names_longest_first:
+        if f" {key} " in f" {text} ":
+            return k.product_by_name[key]
+    ingredients = ingredients_in(k, name)
+    candidates = [p for p in k.products if p.ingredient in ingredients]
+    if len(candidates) > 1:
+        modified = any(w in f" {text} " for w in _MODIFIED_RELEASE_WORDS)
+        candidates = [p for p in candidates if (p.release != "immediate") == modified]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def ingredients_in(k: Knowledge, text: str) -> frozenset[str]:

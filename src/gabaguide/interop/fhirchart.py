@@ -25,7 +25,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from pydantic import ValidationError
 
-from gabaguide.clinical.recognise import ingredients_in
+from gabaguide.clinical.recognise import product_named
 from gabaguide.domain import WEIGHT_KG_RANGE, Medication, SerumCreatinine, Sex
 from gabaguide.interop.fhirdosage import DosageRead, Strength, read_dosage, unreadable
 from gabaguide.knowledge import Knowledge, normalise
@@ -38,10 +38,6 @@ _USABLE_RESULT = {"final", "amended", "corrected"}
 _INACTIVE_CLINICAL = {"inactive", "resolved", "remission"}
 _NOT_TRUE = {"refuted", "entered-in-error"}
 _STOPPING = {"stopped", "cancelled"}
-# Words of an RxNorm or free-text name that say the product is not immediate release.
-_MODIFIED_RELEASE_WORDS = (
-    " extended ", " 24 hr ", " er ", " xr ", " cr ", " gastroretentive ", " once daily ",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -325,20 +321,7 @@ def _product(k: Knowledge, rxcui: str | None, name: str) -> tuple[Product | None
     if rxcui is not None and rxcui in k.product_form_by_rxcui:
         product, form = k.product_form_by_rxcui[rxcui]
         return product, Strength(form.strength_mg, form.measure)
-    if not name:
-        return None, None
-    text = normalise(name)
-    if text in k.product_by_name:
-        return k.product_by_name[text], None
-    for key in k.brand_names_longest_first:
-        if f" {key} " in f" {text} ":
-            return k.product_by_name[key], None
-    ingredients = ingredients_in(k, name)
-    candidates = [p for p in k.products if p.ingredient in ingredients]
-    if len(candidates) > 1:  # no brand: the release form the name states, else immediate release
-        modified = any(w in f" {text} " for w in _MODIFIED_RELEASE_WORDS)
-        candidates = [p for p in candidates if (p.release != "immediate") == modified]
-    return (candidates[0], None) if len(candidates) == 1 else (None, None)
+    return product_named(k, None, name), None
 
 
 def _opioid_strength(k: Knowledge, rxcui: str) -> Strength | None:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from gabaguide.domain import Citation, input_problems
 from gabaguide.errors import KnowledgeError
+from gabaguide.knowledge.auditfile import AuditFile
 from gabaguide.knowledge.cdsfile import CdsFile
 from gabaguide.knowledge.diaryfile import DiaryFile
 from gabaguide.knowledge.model import Knowledge
@@ -77,6 +78,7 @@ def load_from(directory: Traversable) -> Knowledge:
     switch = read("switch.toml", SwitchFile)
     diary = read("diary.toml", DiaryFile)
     cds = read("cds.toml", CdsFile)
+    audit = read("audit.toml", AuditFile)
     manifest = read("vocabulary/manifest.toml", ValueSetsManifest)
     drugs = _read_csv(directory, "vocabulary/rxnorm.csv", _drug_entry, problems)
     mme = _read_csv(directory, "vocabulary/mme.csv", _mme_factor, problems)
@@ -102,6 +104,7 @@ def load_from(directory: Traversable) -> Knowledge:
         and switch
         and diary
         and cds
+        and audit
         and manifest
     ):
         raise KnowledgeError(["knowledge files missing"])  # pragma: no cover - reported above
@@ -122,6 +125,7 @@ def load_from(directory: Traversable) -> Knowledge:
         valuesets=tuple(v.id for v in manifest.valuesets),
         diary=diary,
         cds=cds,
+        audit=audit,
         opioid_strengths=strengths,
         statements=tuple(s for f in facts for s in f.statements),
         adverse_reactions=tuple(r for f in facts for r in f.adverse_reactions),
@@ -287,6 +291,7 @@ def _cross_check(k: Knowledge) -> list[str]:
     problems += _check_rules(k, need)
     problems += _check_diary(k, need)
     problems += _check_cds(k, need)
+    problems += _check_audit(k, need)
     if not any(r.product == "*" for r in k.dosing.taper_rules):
         problems.append("dosing.toml taper_rules: a rule for product '*' is required")
     return problems
@@ -333,6 +338,24 @@ def _check_cds(k: Knowledge, need: Any) -> list[str]:
         *_duplicates("cds.toml cards.groups findings", grouped),
         *_duplicates("cds.toml cards.groups", [g.id for g in k.cds.cards.groups]),
     ]
+
+
+def _check_audit(k: Knowledge, need: Any) -> list[str]:
+    """The audit's rules name findings, interaction rules, products and a screen that exist."""
+    codes = {f.code for f in k.finding_kinds}
+    products = {p.id for p in k.products}
+    rules = {r.id for r in k.interactions.rules}
+    screens = {s.id for s in k.screens.screens}
+    need("audit.toml population", k.audit.population.elderly_screen, screens, "screen")
+    for rule in k.audit.rules:
+        need(f"audit.toml rules[{rule.id}]", rule.finding, codes, "finding code")
+        if rule.interaction is not None:
+            need(f"audit.toml rules[{rule.id}]", rule.interaction, rules, "interaction rule")
+        for product in rule.levels_mg:
+            need(f"audit.toml rules[{rule.id}] levels_mg", product, products, "product")
+    mins = [b.min for b in k.audit.population.age_bands]
+    order = [] if mins == sorted(set(mins)) else ["audit.toml population.age_bands: not rising"]
+    return [*order, *_duplicates("audit.toml rules", [r.id for r in k.audit.rules])]
 
 
 def _check_rules(k: Knowledge, need: Any) -> list[str]:

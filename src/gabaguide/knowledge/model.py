@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from gabaguide.domain import Citation
+from gabaguide.knowledge.auditfile import AuditFile
 from gabaguide.knowledge.cdsfile import CdsFile
 from gabaguide.knowledge.diaryfile import DiaryFile, RedFlag, SideEffect
 from gabaguide.knowledge.schema import (
@@ -65,6 +66,7 @@ class Knowledge:
     diary: DiaryFile
     """Diary scales, side-effect checklist, red flags, outcome categories, missed doses."""
     cds: CdsFile
+    audit: AuditFile
     """The CDS Hooks service's codes, units and card policy."""
     opioid_strengths: tuple[OpioidStrength, ...] = ()
     """Strength of each opioid product (vocabulary/opioid-strengths.csv), to count tablets as mg."""
