@@ -73,7 +73,7 @@ _OUTPUT = ConfigDict(extra="forbid", frozen=True)
 
 # Plausibility limits for creatinine in each unit (1 mg/dL = 88.4 umol/L; the conversion used by the
 # rules lives in the knowledge base).
-_CREATININE_LIMITS: Mapping[str, tuple[float, float]] = {
+CREATININE_LIMITS: Mapping[str, tuple[float, float]] = {
     "mg/dL": (0.1, 25.0),
     "umol/L": (9.0, 2200.0),
 }
@@ -105,11 +105,12 @@ CrClMlMin = Annotated[
     AfterValidator(_range_check(*CRCL_ML_MIN_RANGE, "mL/min")),
     _schema_range(*CRCL_ML_MIN_RANGE, "Measured creatinine clearance; overrides Cockcroft-Gault."),
 ]
+DOSE_MG_RANGE = (0.5, 10000.0)
 DoseMg = Annotated[
     float,
     Strict(),
-    AfterValidator(_range_check(0.5, 10000, "mg")),
-    _schema_range(0.5, 10000, "Amount per administration in milligrams."),
+    AfterValidator(_range_check(*DOSE_MG_RANGE, "mg")),
+    _schema_range(*DOSE_MG_RANGE, "Amount per administration in milligrams."),
 ]
 DailyMg = Annotated[
     float,
@@ -160,7 +161,7 @@ class SerumCreatinine(BaseModel):
 
     @model_validator(mode="after")
     def _plausible(self) -> SerumCreatinine:
-        lo, hi = _CREATININE_LIMITS[self.unit]
+        lo, hi = CREATININE_LIMITS[self.unit]
         if not lo <= self.value <= hi:
             raise PydanticCustomError(
                 "out_of_range",

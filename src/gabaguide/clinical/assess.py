@@ -513,7 +513,8 @@ def _start_plan(
     )
 
 
-def _product_max(k: Knowledge, product: Product, indication: str | None) -> float | None:
+def product_max(k: Knowledge, product: Product, indication: str | None) -> float | None:
+    """The product's label maximum daily dose (mg/day) for the indication, else of any scheme."""
     schemes = [s for s in k.dosing.schemes if s.product == product.id and s.unit == "mg/day"]
     specific = [s for s in schemes if s.indication == indication] or schemes
     if not specific:
@@ -529,7 +530,7 @@ def _check_current(
     daily = reg.dose_mg * reg.times_per_day
     out: list[Finding] = []
     rng = patient_renal_range(k, patient, current.id, ind, crcl)
-    label_max = _product_max(k, current, ind)
+    label_max = product_max(k, current, ind)
     limits = [(label_max, "label maximum", k.dosing.limits.cite)]
     if rng is not None and rng.daily_max_mg is not None:
         limits.append((rng.daily_max_mg, f"renal maximum for CrCl {rng.label}", rng.citations))
@@ -634,7 +635,7 @@ def _taper_plan(
         )
         return None
     usable = rng is not None and not rng.avoid
-    caps = [_product_max(k, current, ind), rng.daily_max_mg if rng is not None and usable else None]
+    caps = [product_max(k, current, ind), rng.daily_max_mg if rng is not None and usable else None]
     days = taper(
         k,
         current,
