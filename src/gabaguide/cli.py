@@ -19,6 +19,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from gabaguide.auditcli import audit_app
 from gabaguide.clinical.assess import assess as assess_patient
 from gabaguide.clinical.assess import resolve_products
 from gabaguide.clinical.checks import interaction_check, schedule_report
@@ -370,6 +371,7 @@ def serve(
 
 
 app.add_typer(pk_app, name="pk")
+app.add_typer(audit_app, name="audit")
 app.command()(simulate)
 
 

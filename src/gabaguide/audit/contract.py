@@ -82,7 +82,7 @@ def locate(folder: Path) -> dict[str, Source]:
     found: dict[str, Source] = {}
     for name in COLUMNS:
         candidates = [
-            Source(name, folder / f"{name}.{fmt}", fmt)  # type: ignore[arg-type]
+            Source(name, folder / f"{name}.{fmt}", fmt)
             for fmt in ("parquet", "csv")
             if (folder / f"{name}.{fmt}").is_file()
         ]

@@ -21,6 +21,8 @@ from gabaguide.domain import Citation, Medication
 from gabaguide.knowledge import Knowledge
 from gabaguide.knowledge.auditfile import AuditRule, Population
 
+Row = dict[str, str | float | bool | None]
+
 # Clearance far outside any printed band edge: the open ends of the first and last stretch.
 _FAR = 1.0e6
 
@@ -82,13 +84,13 @@ class AuditDefinitions:
         rule = next(r for r in self.k.interactions.rules if r.id == wanted)
         return frozenset(rule.classes)
 
-    def drug_rows(self, pairs: Iterable[tuple[str, str]]) -> list[dict[str, object]]:
+    def drug_rows(self, pairs: Iterable[tuple[str, str]]) -> list[Row]:
         """One row per distinct (rxcui, drug_name) of the prescriptions ('' for a missing value):
         the gabapentinoid product, whether it counts as an opioid or CNS depressant, and the MME
         factor per mg where the CDC gives one."""
         opioid = self.classes_of("overlap.opioid")
         cns = self.classes_of("overlap.cns-depressant")
-        rows = []
+        rows: list[Row] = []
         for rxcui, name in pairs:
             med = Medication(name=name or rxcui, rxcui=rxcui or None)
             product = product_named(self.k, med.rxcui, name)
@@ -109,7 +111,7 @@ class AuditDefinitions:
 
     # --- products ---------------------------------------------------------------------------------
 
-    def product_rows(self) -> list[dict[str, object]]:
+    def product_rows(self) -> list[Row]:
         """Per gabapentinoid product: the label maximum and the levels of the dose-level rules."""
         label = self.rules["dose.above-max"].levels_mg
         stop = self.rules["stop.abrupt"].levels_mg

@@ -9,6 +9,7 @@ Dates are handled as day numbers; an open-ended prescription runs to the as-of d
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import date
 
@@ -68,7 +69,7 @@ def as_of_day(inp: Inputs) -> int:
 def lookup(
     con: ibis.BaseBackend,
     name: str,
-    rows: list[dict[str, object]],
+    rows: Sequence[Mapping[str, object]],
     schema: ibis.Schema | None = None,
 ) -> ir.Table:
     """A small lookup table made on the backend (a temporary table or view for this run)."""

@@ -163,8 +163,8 @@ def _prescriptions(
         )
         s = np.where(m, end + 1, s)
     course_end = s - 1
-    for share, days, slot in ((1, (7, 22), 4), (2, (2, 6), 4)):
-        m = ending == share
+    for kind, days, slot in ((1, (7, 22), 4), (2, (2, 6), 4)):
+        m = ending == kind
         length = rng.integers(*days, n)
         parts.append(
             _rows(
