@@ -130,6 +130,7 @@ def read(con: ibis.BaseBackend, sources: Mapping[str, Source], defs: AuditDefini
         columns = _typed_columns(t, COLUMNS[name], id_type)
         problems += _check(sources[name], t, columns, defs)
         typed[name] = t.select(**columns)
+        problems += _duplicates(sources[name], typed[name])
     if problems:
         raise AuditInputError(problems)
     return Inputs(typed["patients"], typed["prescriptions"], typed["labs"])
@@ -209,7 +210,12 @@ def _check(
                 f"values are not {allowed[kind]}",
             )
     for c in REQUIRED[src.name]:
-        tests[f"null:{c}"] = (typed[c].isnull(), c, "values are empty (the column is required)")
+        # Empty as given: a value that failed conversion is reported once, as the wrong type.
+        original = typed[f"raw__{c}"]
+        empty = original.isnull()
+        if original.type().is_string():
+            empty = empty | (original.strip() == "")
+        tests[f"null:{c}"] = (empty, c, "values are empty (the column is required)")
     for key, (cond, column, message) in _range_tests(src.name, typed, defs).items():
         tests[key] = (cond, column, message)
     counts = (
@@ -229,6 +235,29 @@ def _check(
             shown = _examples(typed, cond, column)
             problems.append(f"{src}: column {column!r}: {n} {message}; e.g. {shown}")
     return problems
+
+
+# The key of each table whose rows must be unique (labs may repeat a result).
+UNIQUE: Mapping[str, tuple[str, ...]] = {
+    "patients": ("patient_id",),
+    "prescriptions": ("patient_id", "rx_id"),
+}
+
+
+def _duplicates(src: Source, t: ir.Table) -> list[str]:
+    """A patient or prescription given twice would be counted twice: reported, not guessed."""
+    key = UNIQUE.get(src.name)
+    if key is None:
+        return []
+    repeated = t.group_by(list(key)).aggregate(n=lambda g: g.count()).filter(lambda g: g.n > 1)
+    found = repeated.limit(_EXAMPLES + 1).to_pyarrow().to_pylist()
+    if not found:
+        return []
+    shown = ", ".join(repr(r[key[-1]]) for r in found[:_EXAMPLES])
+    return [
+        f"{src}: column {key[-1]!r}: ids appear more than once (each must be unique"
+        f"{' per patient_id' if len(key) > 1 else ''}); e.g. {shown}"
+    ]
 
 
 def _range_tests(
