@@ -16,11 +16,13 @@ BACKENDS: tuple[Backend, ...] = ("duckdb", "spark")
 
 def connect(backend: Backend) -> ibis.BaseBackend:
     """A connection. DuckDB: in memory, spilling to a temporary folder beyond
-    ``GABAGUIDE_DUCKDB_MEMORY`` (default 3GB). Spark: the session spark-submit made, else a local
+    ``GABAGUIDE_DUCKDB_MEMORY`` (default: DuckDB's, 80% of RAM). Spark: the session spark-submit made, else a local
     one (``GABAGUIDE_SPARK_MASTER``, default local[*])."""
     if backend == "duckdb":
         con = ibis.duckdb.connect()
-        con.raw_sql(f"SET memory_limit = '{os.environ.get('GABAGUIDE_DUCKDB_MEMORY', '3GB')}'")
+        limit = os.environ.get("GABAGUIDE_DUCKDB_MEMORY")
+        if limit:  # else DuckDB's default, 80% of RAM (3GB ran out at 1M patients: see README)
+            con.raw_sql(f"SET memory_limit = '{limit}'")
         con.raw_sql("SET preserve_insertion_order = false")
         return con
     return ibis.pyspark.connect(spark_session())

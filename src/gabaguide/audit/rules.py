@@ -303,28 +303,32 @@ def _abrupt_stops(g: ir.Table, defs: AuditDefinitions, as_of: int) -> ir.Table:
         q_ed="ed",
         q_daily="daily_mg",
     )
+    # An open-ended prescription's ed is the as-of date, after every judged end: one inequality
+    # suffices, and an inner join keeps DuckDB on a hash join (an OR, or an outer join with
+    # inequalities, made it a nested loop: quadratic).
     j = cand.join(
         q,
         [
             cand.patient_id == q.q_patient,
             cand.rx_id != q.q_rx,
             q.q_sd <= cand.c_ed + taper,
-            (q.q_ed > cand.c_ed) | q.q_end.isnull(),
+            q.q_ed > cand.c_ed,
         ],
-        how="left",
     )
     # Another product after it is a switch; the same product at a lower dose is a taper.
-    continues = j.q_rx.notnull() & (
+    continues = (
         j.q_end.isnull()
         | (j.q_product != j.c_product)
         | j.q_daily.isnull()
         | (j.q_daily >= j.c_daily)
     )
-    agg = j.group_by([*KEY, "c_ed"]).aggregate(
+    after = j.group_by(list(KEY)).aggregate(
         continued=continues.cast("int64").sum(),
         last_day=j.q_ed.max(),
     )
+    agg = cand.left_join(after, list(KEY)).drop("patient_id_right", "rx_id_right")
     taper_days = (agg.last_day - agg.c_ed).fill_null(0)
+    agg = agg.mutate(continued=agg.continued.fill_null(0))
     return agg.select(
         *KEY,
         taper_days=taper_days,
