@@ -54,6 +54,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gabaguide.audit.contract import COLUMNS, SEXES, AuditInputError
+from gabaguide.interop.fhirdosage import DAYS_PER_UNIT, MG_PER_UNIT  # unit arithmetic (UCUM)
 from gabaguide.knowledge import Knowledge
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -66,22 +67,6 @@ SKIPPED_ORDER_STATUSES = frozenset({"entered-in-error", "draft"})
 RESULT_STATUSES = frozenset({"final", "amended", "corrected"})
 MAX_PROBLEMS = 20
 
-# Unit arithmetic, not clinical facts: a dose's mass in mg, and a period's length in days (UCUM).
-_MG_PER_UNIT = {
-    "mg": Fraction(1),
-    "g": Fraction(1000),
-    "mcg": Fraction(1, 1000),
-    "ug": Fraction(1, 1000),
-}
-_DAYS_PER_UNIT = {
-    "s": Fraction(1, 86400),
-    "min": Fraction(1, 1440),
-    "h": Fraction(1, 24),
-    "d": Fraction(1),
-    "wk": Fraction(7),
-    "mo": Fraction("30.4375"),  # UCUM mo: the mean Julian month
-    "a": Fraction("365.25"),  # UCUM a: the Julian year
-}
 _FILE_NAME = re.compile(r"(?<![a-z])(?:" + "|".join(RESOURCE_TYPES) + r")(?![a-z])", re.IGNORECASE)
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T.*)?")
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9.\-]{1,64})(?:/_history/[^/]*)?")
@@ -446,7 +431,7 @@ def _contained_drug(doc: dict[str, Any], local_id: str) -> tuple[str | None, str
 def _dose_mg(quantity: dict[str, Any]) -> float | None:
     value = _number(quantity.get("value"))
     for unit in (_text(quantity.get("code")), _text(quantity.get("unit"))):
-        factor = _MG_PER_UNIT.get((unit or "").lower())
+        factor = MG_PER_UNIT.get((unit or "").lower())
         if value is not None and factor is not None:
             return float(Fraction(value) * factor)
     return None
@@ -456,7 +441,7 @@ def _doses_per_day(repeat: dict[str, Any]) -> float | None:
     """``frequency`` per ``period`` ``periodUnit``, per day (1 per 8 h = 3; 1 per 2 d = 0.5)."""
     frequency = _number(repeat.get("frequency"))
     period = _number(repeat.get("period"))
-    days = _DAYS_PER_UNIT.get(_text(repeat.get("periodUnit")) or "")
+    days = DAYS_PER_UNIT.get(_text(repeat.get("periodUnit")) or "")
     if period is None or period <= 0 or days is None:
         return None
     return float(Fraction(frequency if frequency is not None else 1) / (Fraction(period) * days))

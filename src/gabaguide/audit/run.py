@@ -7,7 +7,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,6 @@ class AuditResult:
     summary: dict[str, Any]
     flagged_path: Path
     report_path: Path | None = None
-    definitions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_audit(

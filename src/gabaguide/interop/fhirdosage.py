@@ -21,7 +21,7 @@ from fhir.resources.R4B.dosage import Dosage
 from fhir.resources.R4B.quantity import Quantity
 
 # Unit arithmetic, not clinical facts: a dose's mass in mg, and a period's length in days.
-_MG_PER_UNIT = {
+MG_PER_UNIT = {
     "mg": Fraction(1),
     "g": Fraction(1000),
     "mcg": Fraction(1, 1000),
@@ -32,7 +32,7 @@ _PIECE_UNITS = {
     "capsule", "capsules", "cap", "caps", "tablet", "tablets", "tab", "tabs", "each", "ea",
 }  # fmt: skip
 _ML_UNITS = {"ml", "mL"}
-_DAYS_PER_UNIT = {
+DAYS_PER_UNIT = {
     "s": Fraction(1, 86400),
     "min": Fraction(1, 1440),
     "h": Fraction(1, 24),
@@ -187,8 +187,8 @@ def _quantity_mg(q: Quantity, strength: Strength | None, where: str) -> Fraction
     if value <= 0:
         return f"{where}.value must be more than 0; got {q.value}"
     unit = (q.code or q.unit or "").strip()
-    if unit.lower() in _MG_PER_UNIT:
-        return value * _MG_PER_UNIT[unit.lower()]
+    if unit.lower() in MG_PER_UNIT:
+        return value * MG_PER_UNIT[unit.lower()]
     counted = unit in _PIECE_UNITS or unit.lower() in _PIECE_UNITS
     if (counted or unit in _ML_UNITS) and strength is not None:
         if (unit in _ML_UNITS) != (strength.measure == "mL"):
@@ -213,9 +213,9 @@ def _times_per_day(dosage: Dosage, where: str, notes: list[str]) -> Fraction | s
             frequency = rep.frequencyMax
         if rep.period is None or rep.periodUnit is None:
             return f"{where}.timing.repeat gives a frequency without period and periodUnit"
-        if rep.periodUnit not in _DAYS_PER_UNIT:
+        if rep.periodUnit not in DAYS_PER_UNIT:
             return f"{where}.timing.repeat.periodUnit {rep.periodUnit!r} is not a FHIR unit of time"
-        days = Fraction(Decimal(rep.period)) * _DAYS_PER_UNIT[rep.periodUnit]
+        days = Fraction(Decimal(rep.period)) * DAYS_PER_UNIT[rep.periodUnit]
         if days <= 0:
             return f"{where}.timing.repeat.period must be more than 0"
         return Fraction(frequency) / days
@@ -240,9 +240,9 @@ def _max_per_day_mg(dosage: Dosage, strength: Strength | None) -> Fraction | Non
             return None
         mg = _quantity_mg(num, strength, "maxDosePerPeriod")
         unit = den.code or den.unit or ""
-        if isinstance(mg, str) or unit not in _DAYS_PER_UNIT:
+        if isinstance(mg, str) or unit not in DAYS_PER_UNIT:
             return None
-        return mg / (Fraction(Decimal(den.value)) * _DAYS_PER_UNIT[unit])
+        return mg / (Fraction(Decimal(den.value)) * DAYS_PER_UNIT[unit])
     return None
 
 
