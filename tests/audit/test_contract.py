@@ -302,7 +302,7 @@ def test_earlier_results_are_kept_when_the_input_is_bad(tmp_path: Path, k: Knowl
     out = tmp_path / "out"
     run_audit(k, good, out, as_of=AS_OF)
     before = _snapshot(out)
-    assert {"flagged.parquet", "summary.json"} <= set(before)
+    assert {"flagged.parquet/part-00000.parquet", "summary.json"} <= set(before)
     bad = write_tables(tmp_path / "bad", *_edit(L, 0, unit="mg%"))
     _problems(bad, out, k)
     assert _snapshot(out) == before

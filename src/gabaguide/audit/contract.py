@@ -9,7 +9,7 @@ there is one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -119,7 +119,8 @@ class Inputs:
 
 
 def read(con: ibis.BaseBackend, sources: Mapping[str, Source], defs: AuditDefinitions) -> Inputs:
-    """Read, type and check the tables; AuditInputError with every problem found."""
+    """Read, type and check the tables; AuditInputError with every problem found. Repeated ids
+    are looked for part by part during the run (``duplicate_ids``)."""
     raw = {name: _read_raw(con, src) for name, src in sources.items()}
     problems = [p for name, t in raw.items() for p in _missing_columns(sources[name], t)]
     if problems:
@@ -130,7 +131,6 @@ def read(con: ibis.BaseBackend, sources: Mapping[str, Source], defs: AuditDefini
         columns = _typed_columns(t, COLUMNS[name], id_type)
         problems += _check(sources[name], t, columns, defs)
         typed[name] = t.select(**columns)
-        problems += _duplicates(sources[name], typed[name])
     if problems:
         raise AuditInputError(problems)
     return Inputs(typed["patients"], typed["prescriptions"], typed["labs"])
@@ -244,19 +244,29 @@ UNIQUE: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def _duplicates(src: Source, t: ir.Table) -> list[str]:
-    """A patient or prescription given twice would be counted twice: reported, not guessed."""
-    key = UNIQUE.get(src.name)
-    if key is None:
-        return []
-    repeated = t.group_by(list(key)).aggregate(n=lambda g: g.count()).filter(lambda g: g.n > 1)
-    found = repeated.limit(_EXAMPLES + 1).to_pyarrow().to_pylist()
-    if not found:
-        return []
-    shown = ", ".join(repr(r[key[-1]]) for r in found[:_EXAMPLES])
+def duplicate_ids(inp: Inputs) -> dict[str, list[object]]:
+    """A few ids given more than once, per table: a patient or prescription given twice would be
+    counted twice. Ids are unique per patient, so a part of the patients holds every copy."""
+    found: dict[str, list[object]] = {}
+    for name, key in UNIQUE.items():
+        t: ir.Table = getattr(inp, name)
+        repeated = t.group_by(list(key)).aggregate(n=lambda g: g.count()).filter(lambda g: g.n > 1)
+        rows = repeated.limit(_EXAMPLES).to_pyarrow().to_pylist()
+        if rows:
+            found[name] = [r[key[-1]] for r in rows]
+    return found
+
+
+def duplicate_problems(
+    sources: Mapping[str, Source], found: Mapping[str, Sequence[object]]
+) -> list[str]:
+    """One message per table with repeated ids (reported, not guessed)."""
     return [
-        f"{src}: column {key[-1]!r}: ids appear more than once (each must be unique"
-        f"{' per patient_id' if len(key) > 1 else ''}); e.g. {shown}"
+        f"{sources[name]}: column {UNIQUE[name][-1]!r}: ids appear more than once (each must be "
+        f"unique{' per patient_id' if len(UNIQUE[name]) > 1 else ''}); e.g. "
+        + ", ".join(repr(v) for v in examples[:_EXAMPLES])
+        for name, examples in found.items()
+        if examples
     ]
 
 

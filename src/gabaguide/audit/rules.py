@@ -1,16 +1,24 @@
 """The audit's rules, written once as Ibis expressions and compiled for DuckDB or Spark.
 
-``assess_population`` returns one row per gabapentinoid prescription with the patient's age, the
+``assess_population`` gives one row per gabapentinoid prescription with the patient's age, the
 clearance and renal row used, the overlap measures and one boolean column per rule. The numbers
-and code lists come from ``AuditDefinitions`` (the knowledge base) as small joined tables.
-Dates are handled as day numbers; an open-ended prescription runs to the as-of date.
+and code lists come from ``AuditDefinitions`` (the knowledge base) as small joined tables
+(``RuleTables``, made once per run). Dates are handled as day numbers; an open-ended prescription
+runs to the as-of date.
+
+Every rule looks at one patient's rows only, so the rules may run on any split of the patients
+(``run.py`` splits a large population into ranges of patient ids). Within one call the shared steps
+(the classified medicines, the gabapentinoids with their patient and creatinine) are materialised
+once and released at the end: written as one expression tree, Ibis would repeat them in every
+rule's sub-query.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
 from datetime import date
 
 import ibis
@@ -92,16 +100,42 @@ def _spark_schema(data: pa.Table) -> str:
     return ", ".join(f"`{f.name}` {types[str(f.type)]}" for f in data.schema)
 
 
-def classified(con: ibis.BaseBackend, inp: Inputs, defs: AuditDefinitions) -> ir.Table:
-    """Every prescription with its drug's product, classes and MME factor, and day numbers."""
-    rx = inp.prescriptions.mutate(
-        rxcui_k=inp.prescriptions.rxcui.fill_null(""),
-        name_k=inp.prescriptions.drug_name.fill_null(""),
-    )
+@dataclass(frozen=True)
+class RuleTables:
+    """The knowledge base's small tables on the backend: drugs found in the data, products' levels,
+    renal stretches."""
+
+    drugs: ir.Table
+    products: ir.Table
+    stretches: ir.Table
+
+
+def rule_tables(
+    con: ibis.BaseBackend, prescriptions: ir.Table, defs: AuditDefinitions
+) -> RuleTables:
+    """The lookup tables for a run; the data's distinct (rxcui, drug name) pairs are recognised by
+    the core once, whatever the number of rows."""
+    rx = _drug_keys(prescriptions)
     pairs = rx.select("rxcui_k", "name_k").distinct().to_pyarrow().to_pylist()
     rows = defs.drug_rows((p["rxcui_k"], p["name_k"]) for p in pairs)
     drugs = lookup(con, "drugs", rows, _DRUG_SCHEMA)
-    drugs = drugs.filter(drugs.product.notnull() | drugs.is_opioid | drugs.is_cns_depressant)
+    return RuleTables(
+        drugs=drugs.filter(drugs.product.notnull() | drugs.is_opioid | drugs.is_cns_depressant),
+        products=lookup(con, "products", defs.product_rows(), _PRODUCT_SCHEMA),
+        stretches=lookup(con, "renal", [asdict(s) for s in defs.renal_stretches()]),
+    )
+
+
+def _drug_keys(prescriptions: ir.Table) -> ir.Table:
+    return prescriptions.mutate(
+        rxcui_k=prescriptions.rxcui.fill_null(""), name_k=prescriptions.drug_name.fill_null("")
+    )
+
+
+def classified(prescriptions: ir.Table, drugs: ir.Table, as_of: int) -> ir.Table:
+    """The gabapentinoids, opioids and CNS depressants with their product, classes, MME factor and
+    day numbers (an open-ended prescription ends on the as-of day)."""
+    rx = _drug_keys(prescriptions)
     joined = rx.join(drugs, [rx.rxcui_k == drugs.rxcui, rx.name_k == drugs.drug_name], how="inner")
     return joined.select(
         "patient_id",
@@ -118,24 +152,35 @@ def classified(con: ibis.BaseBackend, inp: Inputs, defs: AuditDefinitions) -> ir
         start_date=rx.start_date,
         end_date=rx.end_date,
         sd=day(rx.start_date),
-        ed=day(rx.end_date),
+        ed=day(rx.end_date).fill_null(as_of),
     )
 
 
+@contextmanager
 def assess_population(
-    con: ibis.BaseBackend, inp: Inputs, defs: AuditDefinitions, as_of: int
-) -> ir.Table:
-    """One row per gabapentinoid prescription: measures and one boolean per rule."""
-    meds = classified(con, inp, defs).mutate(ed=lambda t: t.ed.fill_null(as_of))
+    inp: Inputs, defs: AuditDefinitions, tables: RuleTables, as_of: int
+) -> Iterator[ir.Table]:
+    """One row per gabapentinoid prescription: measures and one boolean per rule. A context: the
+    result and the shared steps are materialised on the backend and released on leaving it."""
+    with ExitStack() as stages:
+
+        def stage(t: ir.Table) -> ir.Table:
+            return stages.enter_context(t.cache())
+
+        meds = stage(classified(inp.prescriptions, tables.drugs, as_of))
+        gaba = meds.filter(meds.product.notnull())
+        g = _with_patient(gaba, inp.patients, tables.products)
+        g = stage(_with_renal(g, inp, defs, tables.stretches))
+        yield stage(_with_rules(g, meds, defs, as_of))
+
+
+def _with_rules(g: ir.Table, meds: ir.Table, defs: AuditDefinitions, as_of: int) -> ir.Table:
     gaba = meds.filter(meds.product.notnull())
-    products = lookup(con, "products", defs.product_rows(), _PRODUCT_SCHEMA)
-    stretches = lookup(con, "renal", [asdict(s) for s in defs.renal_stretches()])
-    g = _with_patient(gaba, inp.patients, products)
-    g = _with_renal(g, inp, defs, stretches)
-    opioid = _overlap(g, meds.filter(meds.is_opioid), "opioid")
+    opioids = meds.filter(meds.is_opioid)
+    opioid = _overlap(g, opioids, "opioid")
     cns = _overlap(g, meds.filter(meds.is_cns_depressant), "cns")
     dup = _overlap(g, gaba, "dup", different_product=True)
-    mme = _peak_mme(g, meds.filter(meds.is_opioid), defs)
+    mme = _peak_mme(g, opioids, defs)
     stop = _abrupt_stops(g, defs, as_of)
     for extra in (opioid, cns, dup, mme, stop):
         g = g.left_join(extra, list(KEY)).drop("patient_id_right", "rx_id_right")

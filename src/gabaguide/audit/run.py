@@ -1,13 +1,15 @@
-"""One audit run: read and check the folder, assess every gabapentinoid prescription, then write
-the flagged rows (Parquet), the summary (JSON) and, if asked, the HTML report -- all or nothing."""
+"""One audit run: read and check the folder, assess every gabapentinoid prescription part by part
+(ranges of patients, see ``parts.py``), then write the flagged rows (Parquet part files), the
+summary (JSON) and, if asked, the HTML report -- all or nothing."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,17 @@ import ibis
 import ibis.expr.types as ir
 
 from gabaguide.audit.backends import Backend, connect
-from gabaguide.audit.contract import AuditInputError, locate, read
+from gabaguide.audit.contract import (
+    AuditInputError,
+    Inputs,
+    duplicate_ids,
+    duplicate_problems,
+    locate,
+    read,
+)
 from gabaguide.audit.definitions import AuditDefinitions
-from gabaguide.audit.rules import KEY, RULE_COLUMNS, as_of_day, assess_population
+from gabaguide.audit.parts import rows_per_part, split
+from gabaguide.audit.rules import KEY, RULE_COLUMNS, as_of_day, assess_population, rule_tables
 from gabaguide.knowledge import Knowledge
 
 FLAGGED_COLUMNS = (
@@ -29,6 +39,7 @@ FLAGGED_COLUMNS = (
 )  # fmt: skip
 ELDERLY_RULES = ("renal.no-creatinine", "elderly.high-dose")
 DIMENSIONS = ("age_band", "kidney_band", "month")
+FLAGGED = "flagged.parquet"
 _EPOCH = date(1970, 1, 1)
 
 Step = Callable[[str], None]
@@ -38,6 +49,8 @@ Step = Callable[[str], None]
 class AuditResult:
     summary: dict[str, Any]
     flagged_path: Path
+    """A folder of Parquet part files (read it as one data set: ``pyarrow.parquet.read_table``,
+    ``pandas.read_parquet``, DuckDB ``read_parquet('.../*.parquet')``, Spark)."""
     report_path: Path | None = None
 
 
@@ -61,19 +74,26 @@ def run_audit(
     con = connect(backend)
     inp = read(con, sources, defs)
     cutoff = (as_of - _EPOCH).days if as_of is not None else as_of_day(inp)
-    say("assessing gabapentinoid prescriptions")
-    assessed = assess_population(con, inp, defs, cutoff).cache()
+    tables = rule_tables(con, inp.prescriptions, defs)
+    parts = split(inp, rows_per_part()) if backend == "duckdb" else [inp]
+    tally = _Tally()
+    repeated: dict[str, list[object]] = {}
     with _Staging(out) as stage:
-        say("writing the flagged prescriptions")
-        flagged = _flagged(assessed)
-        flagged_name = "flagged.parquet"
-        con.to_parquet(flagged, stage / flagged_name)
+        (stage / FLAGGED).mkdir()
+        for i, part in enumerate(parts):
+            say(f"assessing gabapentinoid prescriptions (part {i + 1} of {len(parts)})")
+            for name, ids in duplicate_ids(part).items():
+                repeated.setdefault(name, []).extend(ids)
+            if repeated:  # the remaining parts are only checked
+                continue
+            with assess_population(part, defs, tables, cutoff) as assessed:
+                con.to_parquet(_flagged(assessed), stage / FLAGGED / f"part-{i:05d}.parquet")
+                tally.add(assessed, defs)
+        if repeated:
+            raise AuditInputError(duplicate_problems(sources, repeated))
         say("summarising")
-        summary = _summary(con, inp, assessed, defs, backend, folder, cutoff)
-        summary["outputs"] = {
-            "flagged": str(out / flagged_name),
-            "summary": str(out / "summary.json"),
-        }
+        summary = _summary(inp, tally, defs, backend, folder, cutoff)
+        summary["outputs"] = {"flagged": str(out / FLAGGED), "summary": str(out / "summary.json")}
         if report is not None:
             summary["outputs"]["report"] = str(report)
         (stage / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
@@ -85,7 +105,7 @@ def run_audit(
             tmp = report.with_name(f".{report.name}.tmp")
             tmp.write_text(html, encoding="utf-8")
             tmp.replace(report)
-    return AuditResult(summary, out / flagged_name, report)
+    return AuditResult(summary, out / FLAGGED, report)
 
 
 class _Staging:
@@ -118,33 +138,60 @@ def _flagged(a: ir.Table) -> ir.Table:
         for rule, col in RULE_COLUMNS.items()
     ]
     flagged = ibis.union(*parts).select(*FLAGGED_COLUMNS)
-    return flagged.order_by(["rule", *KEY])
+    return flagged.order_by([*KEY, "rule"])  # the parts follow each other in patient order
+
+
+@dataclass
+class _Tally:
+    """The summary's counts added up over the parts (no patient is in two parts)."""
+
+    population: Counter[str] = field(default_factory=Counter)
+    tiers: Counter[str] = field(default_factory=Counter)
+    by: dict[str, dict[str | None, Counter[str]]] = field(
+        default_factory=lambda: {dim: {} for dim in DIMENSIONS}
+    )
+
+    def add(self, a: ir.Table, defs: AuditDefinitions) -> None:
+        elderly = a.age_years >= defs.elderly_age
+        aggs: dict[str, ir.Value] = {
+            "gabapentinoid_prescriptions": a.count(),
+            "gabapentinoid_patients": a.patient_id.nunique(),
+            "elderly_prescriptions": elderly.fill_null(False).cast("int64").sum(),
+            "renal_checked_prescriptions": a.renal_max_mg.notnull().cast("int64").sum(),
+            "no_creatinine_prescriptions": a.scr_mg_dl.isnull().cast("int64").sum(),
+        }
+        for col in RULE_COLUMNS.values():
+            aggs[f"{col}__rx"] = a[col].cast("int64").sum()
+            aggs[f"{col}__pt"] = a.patient_id.nunique(where=a[col])
+        self.population.update(_counts(a.aggregate(**aggs).to_pyarrow().to_pylist()[0]))
+        tiers = a.filter(a.f_overlap_opioid).group_by("mme_tier").aggregate(n=lambda t: t.count())
+        for r in tiers.to_pyarrow().to_pylist():
+            self.tiers[r["mme_tier"]] += r["n"]
+        for dim in DIMENSIONS:
+            counts = {"prescriptions": a.count()}
+            counts |= {rule: a[col].cast("int64").sum() for rule, col in RULE_COLUMNS.items()}
+            for r in a.group_by(dim).aggregate(**counts).to_pyarrow().to_pylist():
+                label = r.pop(dim)
+                key = None if label is None else str(label)[:7] if dim == "month" else str(label)
+                self.by[dim].setdefault(key, Counter()).update(_counts(r))
+
+
+def _counts(row: dict[str, Any]) -> dict[str, int]:
+    return {k: int(v or 0) for k, v in row.items()}
 
 
 def _summary(
-    con: ibis.BaseBackend,
-    inp: Any,
-    a: ir.Table,
+    inp: Inputs,
+    tally: _Tally,
     defs: AuditDefinitions,
     backend: str,
     folder: Path,
     cutoff: int,
 ) -> dict[str, Any]:
-    elderly = a.age_years >= defs.elderly_age
-    aggs: dict[str, ir.Value] = {
-        "gabapentinoid_prescriptions": a.count(),
-        "gabapentinoid_patients": a.patient_id.nunique(),
-        "elderly_prescriptions": elderly.fill_null(False).cast("int64").sum(),
-        "renal_checked_prescriptions": a.renal_max_mg.notnull().cast("int64").sum(),
-        "no_creatinine_prescriptions": a.scr_mg_dl.isnull().cast("int64").sum(),
-    }
-    for col in RULE_COLUMNS.values():
-        aggs[f"{col}__rx"] = a[col].cast("int64").sum()
-        aggs[f"{col}__pt"] = a.patient_id.nunique(where=a[col])
-    row = a.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+    row = tally.population
     counts = {
-        name: inp_table.count().to_pyarrow().as_py()
-        for name, inp_table in (
+        name: table.count().to_pyarrow().as_py()
+        for name, table in (
             ("patients", inp.patients),
             ("prescriptions", inp.prescriptions),
             ("labs", inp.labs),
@@ -153,19 +200,18 @@ def _summary(
     rules: dict[str, Any] = {}
     titles = {d.id: d.title for d in defs.definitions()}
     for rule, col in RULE_COLUMNS.items():
-        n_rx = int(row[f"{col}__rx"] or 0)
+        n_rx = row[f"{col}__rx"]
         denominator = (
             "elderly_prescriptions" if rule in ELDERLY_RULES else ("gabapentinoid_prescriptions")
         )
-        base = int(row[denominator] or 0)
+        base = row[denominator]
         rules[rule] = {
             "title": titles[rule],
-            "flagged_patients": int(row[f"{col}__pt"] or 0),
+            "flagged_patients": row[f"{col}__pt"],
             "flagged_prescriptions": n_rx,
             "rate": round(n_rx / base, 6) if base else None,
             "denominator": denominator,
         }
-    tiers = a.filter(a.f_overlap_opioid).group_by("mme_tier").aggregate(n=lambda t: t.count())
     summary: dict[str, Any] = {
         "backend": backend,
         "input": {
@@ -173,23 +219,12 @@ def _summary(
             **counts,
             "as_of": (_EPOCH + timedelta(days=cutoff)).isoformat(),
         },
-        "population": {k: int(v or 0) for k, v in row.items() if "__" not in k},
+        "population": {k: v for k, v in row.items() if "__" not in k},
         "rules": rules,
-        "mme_tiers": {r["mme_tier"]: r["n"] for r in tiers.to_pyarrow().to_pylist()},
+        "mme_tiers": dict(tally.tiers),
     }
     for dim in DIMENSIONS:
-        summary[f"by_{dim}"] = _by(a, dim)
+        by = tally.by[dim]
+        ordered = sorted(by, key=lambda v: (v is None, v or ""))  # as SQL orders: nulls last
+        summary[f"by_{dim}"] = [{dim: v, **by[v]} for v in ordered]
     return summary
-
-
-def _by(a: ir.Table, dim: str) -> list[dict[str, Any]]:
-    aggs = {"prescriptions": a.count()}
-    aggs |= {rule: a[col].cast("int64").sum() for rule, col in RULE_COLUMNS.items()}
-    rows = a.group_by(dim).aggregate(**aggs).order_by(dim).to_pyarrow().to_pylist()
-
-    def label(v: object) -> str | None:
-        if v is None:
-            return None
-        return str(v)[:7] if dim == "month" else str(v)
-
-    return [{**r, dim: label(r[dim])} for r in rows]
