@@ -15,6 +15,7 @@ rule's sub-query.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -27,7 +28,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from gabaguide.audit.contract import Inputs, creatinine_mg_dl
-from gabaguide.audit.definitions import AuditDefinitions
+from gabaguide.audit.definitions import AuditDefinitions, RenalStretch
 
 RULE_COLUMNS = {
     "dose.above-max": "f_dose_above_max",
@@ -40,6 +41,14 @@ RULE_COLUMNS = {
     "elderly.high-dose": "f_elderly_high_dose",
 }
 KEY = ("patient_id", "rx_id")
+MEASURE_COLUMNS = (
+    "patient_id", "rx_id", "drug_name", "rxcui", "product", "start_date", "end_date", "dose_mg",
+    "doses_per_day", "daily_mg", "age_years", "sex", "weight_kg", "scr_mg_dl", "scr_date",
+    "crcl_ml_min", "kidney_band", "renal_max_mg", "renal_max_doses", "label_max_mg", "opioid_days",
+    "peak_mme", "mme_tier", "cns_days", "dup_days", "taper_days",
+)  # fmt: skip
+"""The data behind a prescription's flags (the flagged rows' columns after ``rule``)."""
+
 _EPOCH = date(1970, 1, 1)
 _PRODUCT_SCHEMA = ibis.schema(
     {
@@ -122,8 +131,20 @@ def rule_tables(
     return RuleTables(
         drugs=drugs.filter(drugs.product.notnull() | drugs.is_opioid | drugs.is_cns_depressant),
         products=lookup(con, "products", defs.product_rows(), _PRODUCT_SCHEMA),
-        stretches=lookup(con, "renal", [asdict(s) for s in defs.renal_stretches()]),
+        stretches=lookup(con, "renal", [_closed(s) for s in defs.renal_stretches()]),
     )
+
+
+def _closed(s: RenalStretch) -> dict[str, object]:
+    """A stretch with closed bounds: for floating-point clearance, ``c > lo`` is exactly
+    ``c >= nextafter(lo, +inf)``. Plain comparisons keep the join a hash join on the product (an OR
+    of bound tests made DuckDB compare every row with every stretch)."""
+    row = asdict(s)
+    lo, lo_inclusive = row.pop("lo"), row.pop("lo_inclusive")
+    hi, hi_inclusive = row.pop("hi"), row.pop("hi_inclusive")
+    row["at_least"] = lo if lo_inclusive else math.nextafter(lo, math.inf)
+    row["at_most"] = hi if hi_inclusive else math.nextafter(hi, -math.inf)
+    return row
 
 
 def _drug_keys(prescriptions: ir.Table) -> ir.Table:
@@ -185,7 +206,9 @@ def _with_rules(g: ir.Table, meds: ir.Table, defs: AuditDefinitions, as_of: int)
     for extra in (opioid, cns, dup, mme, stop):
         g = g.left_join(extra, list(KEY)).drop("patient_id_right", "rx_id_right")
     elderly = g.age_years >= defs.elderly_age
-    return g.mutate(
+    # Only what the outputs read: materialising costs about the same per column as a join.
+    return g.select(
+        *[c for c in MEASURE_COLUMNS if c not in ("mme_tier", "kidney_band")],
         f_dose_above_max=(g.daily_mg > g.label_max_mg).fill_null(False),
         f_renal_above_band=(
             g.renal_avoid | (g.daily_mg > g.renal_max_mg) | (g.doses_per_day > g.renal_max_doses)
@@ -226,13 +249,13 @@ def _with_patient(g: ir.Table, patients: ir.Table, products: ir.Table) -> ir.Tab
 def _with_renal(g: ir.Table, inp: Inputs, defs: AuditDefinitions, stretches: ir.Table) -> ir.Table:
     """The most recent creatinine on or before the start, Cockcroft-Gault, and the renal row."""
     scr = creatinine_mg_dl(inp.labs, defs).mutate(lab_day=lambda t: day(t.date))
+    # On a day with several results the highest counts (the more cautious); then one per day.
+    daily = scr.group_by("patient_id", "date", "lab_day").aggregate(scr_mg_dl=scr.scr_mg_dl.max())
     key = g.select(*KEY, "sd")
-    j = key.join(scr, [key.patient_id == scr.patient_id, scr.lab_day <= key.sd]).select(
-        *KEY, scr_date=scr.date, lab_day=scr.lab_day, scr_mg_dl=scr.scr_mg_dl
+    j = key.join(daily, [key.patient_id == daily.patient_id, daily.lab_day <= key.sd])
+    latest = j.group_by(*KEY).aggregate(
+        scr_date=j.date.argmax(j.lab_day), scr_mg_dl=j.scr_mg_dl.argmax(j.lab_day)
     )
-    w = ibis.window(group_by=list(KEY), order_by=[ibis.desc("lab_day"), ibis.desc("scr_mg_dl")])
-    latest = j.mutate(rn=ibis.row_number().over(w)).filter(lambda t: t.rn == 0)
-    latest = latest.select(*KEY, "scr_date", "scr_mg_dl")
     g = g.left_join(latest, list(KEY)).drop("patient_id_right", "rx_id_right")
     cg = defs.k.renal.cockcroft_gault
     raw = (cg.age_offset_years - g.age_years) * g.weight_kg / (cg.denominator * g.scr_mg_dl)
@@ -243,14 +266,7 @@ def _with_renal(g: ir.Table, inp: Inputs, defs: AuditDefinitions, stretches: ir.
     g = g.mutate(crcl_ml_min=crcl)
     st = stretches.rename(st_product="product")
     c = g.crcl_ml_min
-    g = g.left_join(
-        st,
-        [
-            g.product == st.st_product,
-            (c > st.lo) | (st.lo_inclusive & (c == st.lo)),
-            (c < st.hi) | (st.hi_inclusive & (c == st.hi)),
-        ],
-    )
+    g = g.left_join(st, [g.product == st.st_product, c >= st.at_least, c <= st.at_most])
     renal_max = ibis.ifelse(
         g.proportional_to_crcl.notnull(),
         g.max_mg_per_day * g.crcl_ml_min / g.proportional_to_crcl,
@@ -263,10 +279,8 @@ def _with_renal(g: ir.Table, inp: Inputs, defs: AuditDefinitions, stretches: ir.
         renal_max_doses=g.max_doses_per_day,
     ).drop(
         "st_product",
-        "lo",
-        "lo_inclusive",
-        "hi",
-        "hi_inclusive",
+        "at_least",
+        "at_most",
         "label",
         "avoid",
         "max_mg_per_day",
