@@ -107,17 +107,11 @@ def run(
         problems.append(f"--report {report}: the folder {report.parent} does not exist")
     if problems:
         fail(problems)
-    steps = 5 if report else 4
     with _progress(sys.stderr.isatty()) as bar:
-        task = bar.add_task("audit", total=steps)
+        task = bar.add_task("audit", total=None)
 
-        done: list[str] = []
-
-        def step(what: str) -> None:
-            if done:
-                bar.advance(task)
-            done.append(what)
-            bar.update(task, description=what)
+        def step(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
 
         try:
             result = run_audit(
@@ -131,6 +125,7 @@ def run(
             )
         except AuditInputError as exc:
             fail(exc.problems)
+        bar.update(task, description="done", completed=bar.tasks[0].total)
     if as_json:
         print(json.dumps(result.summary, indent=1, default=str))
         return

@@ -43,7 +43,8 @@ DIMENSIONS = ("age_band", "kidney_band", "month")
 FLAGGED = "flagged.parquet"
 _EPOCH = date(1970, 1, 1)
 
-Step = Callable[[str], None]
+Step = Callable[[str, int, int], None]
+"""Told each step as it starts: what, how many steps are done, how many there are in all."""
 
 
 @dataclass
@@ -66,23 +67,24 @@ def run_audit(
     step: Step | None = None,
 ) -> AuditResult:
     """Run every rule over the folder's data; AuditInputError (nothing written) on bad input."""
-    say = step or (lambda _: None)
+    say = step or (lambda *_: None)
     defs = AuditDefinitions(k)
     sources = locate(folder)
     if out.exists() and not out.is_dir():
         raise AuditInputError([f"--out {out}: exists and is not a folder"])
-    say("reading and checking the input")
+    say("reading and checking the input", 0, 1)
     con = connect(backend)
     inp = read(con, sources, defs)
     cutoff = (as_of - _EPOCH).days if as_of is not None else as_of_day(inp)
     tables = rule_tables(con, inp.prescriptions, defs)
     parts = split(inp, rows_per_part()) if backend == "duckdb" else [inp]
+    steps = 1 + len(parts) + 1 + (report is not None)
     tally = _Tally()
     repeated: dict[str, list[object]] = {}
     with _Staging(out) as stage:
         (stage / FLAGGED).mkdir()
         for i, part in enumerate(parts):
-            say(f"assessing gabapentinoid prescriptions (part {i + 1} of {len(parts)})")
+            say(f"assessing prescriptions, part {i + 1} of {len(parts)}", 1 + i, steps)
             for name, ids in duplicate_ids(part).items():
                 repeated.setdefault(name, []).extend(ids)
             if repeated:  # the remaining parts are only checked
@@ -92,14 +94,14 @@ def run_audit(
                 tally.add(assessed, defs)
         if repeated:
             raise AuditInputError(duplicate_problems(sources, repeated))
-        say("summarising")
+        say("summarising", 1 + len(parts), steps)
         summary = _summary(inp, tally, defs, backend, folder, cutoff)
         summary["outputs"] = {"flagged": str(out / FLAGGED), "summary": str(out / "summary.json")}
         if report is not None:
             summary["outputs"]["report"] = str(report)
         (stage / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
         if report is not None:
-            say("drawing the report")
+            say("drawing the report", steps - 1, steps)
             from gabaguide.audit.report import render_report
 
             html = render_report(summary, defs)
