@@ -19,8 +19,8 @@ import ibis.expr.types as ir
 from gabaguide.audit.contract import Inputs
 
 ROWS_PER_PART = 4_000_000
-"""Prescription rows per part unless ``GABAGUIDE_AUDIT_PART_ROWS`` says otherwise (about 1.5 GiB
-of DuckDB memory per part: see the README's audit benchmark)."""
+"""Prescription rows per part unless ``GABAGUIDE_AUDIT_PART_ROWS`` says otherwise: about 2 GiB
+peak for the 5 M-row sample in 2 parts, 3.3 GiB over 100 M rows (the README's audit benchmark)."""
 
 
 def rows_per_part() -> int:
