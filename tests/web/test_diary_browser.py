@@ -4,6 +4,10 @@ One patient's month, as they would click through it: sign up, make the plan from
 record the days (one with a red flag, which is answered at once with the emergency instruction),
 then open the report for the next visit and print it. Screenshots go to ``artifacts/screenshots/``
 (``diary-*.png``).
+
+The tests run on a pinned day, the 5th of a month, for the server and the browser alike: a day of the
+month below 10 is where a zero-padded chart label ("Dec 05, 2026") would show, so the case is tested
+on every day CI runs, not only on the 1st to the 9th.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from gabaguide.interop.diarycharts import DAY_FORMAT
+from gabaguide.web import diary as diary_pages
 from tests.web.conftest import LiveServer
 from tests.web.test_browser import (
     CHART_TIMEOUT_MS,
@@ -27,7 +33,9 @@ from tests.web.test_browser import (
 )
 
 PASSWORD = "correct horse battery"
-TODAY = date.today()  # the server runs on this machine: its "today" is ours
+TODAY = date(2026, 12, 5)
+"""The diary's "today" in these tests (see ``on_the_fifth``); the plan starts 10 days before, in the
+month before, so the dose chart spans both one- and two-digit days."""
 # The prescription as written: gabapentin 300 mg three times a day, started 10 days ago, with the
 # usual pain of the week before starting.
 PRESCRIPTION = {
@@ -52,12 +60,28 @@ CHANGE = "31.4% less pain: moderately important improvement"
 EMERGENCY = "Call your local emergency number (911 in the US) now"
 
 
+@pytest.fixture(autouse=True)
+def on_the_fifth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's diary "today" is ``TODAY``. The live server runs in this process
+    (tests/web/conftest.py), and every diary route reads the date through ``gabaguide.web.diary.today``:
+    the routes, the form's checks and the report run as they would on that day."""
+    monkeypatch.setattr(diary_pages, "today", lambda: TODAY)
+
+
+def new_context(browser: Browser, live_server: LiveServer, timezone_id: str) -> BrowserContext:  # noqa: F811
+    """A browser context whose clock reads ``TODAY`` (at noon UTC, the same calendar day in the
+    Americas and in Europe), like the server's, and then runs on (timers fire: the charts draw)."""
+    ctx = browser.new_context(base_url=live_server.url, viewport=DESKTOP, timezone_id=timezone_id)
+    ctx.clock.install(time=datetime.combine(TODAY, time(12), tzinfo=UTC))
+    ctx.set_default_timeout(CHART_TIMEOUT_MS)
+    return ctx
+
+
 @pytest.fixture
 def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:  # noqa: F811
     # UTC: the flow does not depend on the test machine's zone (the west-of-UTC test below checks
     # that the chart's days do not either).
-    ctx = browser.new_context(base_url=live_server.url, viewport=DESKTOP, timezone_id="UTC")
-    ctx.set_default_timeout(CHART_TIMEOUT_MS)
+    ctx = new_context(browser, live_server, "UTC")
     yield ctx
     ctx.close()
 
@@ -129,8 +153,19 @@ def chart_days(page: Page, chart: str) -> set[str]:
 
 
 def shown(day: str) -> str:
-    d = date.fromisoformat(day)
-    return f"{d:%b} {d.day}, {d.year}"
+    """A diary day as the charts name it: the charts' own format (``DAY_FORMAT``, a d3-time-format
+    string; Python's ``strftime`` reads it alike on glibc and BSD, ``%-d`` included)."""
+    return date.fromisoformat(day).strftime(DAY_FORMAT)
+
+
+@pytest.mark.parametrize(
+    ("day", "label"),
+    [("2026-12-05", "Dec 5, 2026"), ("2026-11-25", "Nov 25, 2026")],
+    ids=["one-digit day", "two-digit day"],
+)
+def test_the_charts_name_a_day_by_month_in_words_and_an_unpadded_day(day: str, label: str) -> None:
+    """Pins the rule the browser tests compare with: "Dec 5, 2026", never "Dec 05, 2026"."""
+    assert shown(day) == label
 
 
 def test_a_patient_plans_records_gets_the_alert_and_prints_the_report(
@@ -208,10 +243,7 @@ def test_the_pain_chart_names_the_recorded_days_in_a_browser_west_of_utc(
     live_server: LiveServer,
 ) -> None:
     """A patient in California sees each diary day on the day it was recorded, not the day before."""
-    ctx = browser.new_context(
-        base_url=live_server.url, viewport=DESKTOP, timezone_id="America/Los_Angeles"
-    )
-    ctx.set_default_timeout(CHART_TIMEOUT_MS)
+    ctx = new_context(browser, live_server, "America/Los_Angeles")
     try:
         page = ctx.new_page()
         sign_up(page)

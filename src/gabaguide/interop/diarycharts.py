@@ -13,6 +13,11 @@ from gabaguide.records import DiaryEntry, PlannedDay
 # Diary days are calendar dates: parsed and shown in UTC, so a browser west of UTC does not label a
 # day with the day before.
 DAY = "utcyearmonthdate(date):T"
+DAY_FORMAT = "%b %-d, %Y"
+"""How the charts name a diary day ("Dec 5, 2026", d3-time-format as Vega reads it): the month in
+words, so the date cannot be read day-first or month-first, and the day not zero-padded (Vega-Lite's
+default for a date, "%b %d, %Y", gives "Dec 05, 2026"). Set on the axis and the tooltip; the marks'
+accessible labels follow them."""
 
 
 def pain_chart(entries: Sequence[DiaryEntry], scale_min: int, scale_max: int) -> Spec | None:
@@ -24,13 +29,13 @@ def pain_chart(entries: Sequence[DiaryEntry], scale_min: int, scale_max: int) ->
         for e in entries
     ]
     base = alt.Chart(alt.InlineData(values=rows)).encode(
-        x=alt.X(DAY, title="Date"),
+        x=alt.X(DAY, title="Date", axis=alt.Axis(format=DAY_FORMAT)),
         y=alt.Y(
             "pain:Q",
             title=f"Pain ({scale_min}-{scale_max})",
             scale=alt.Scale(domain=[scale_min, scale_max]),
         ),
-        tooltip=[alt.Tooltip(DAY, title="date"), "pain:Q", "red_flag:N"],
+        tooltip=[alt.Tooltip(DAY, title="date", format=DAY_FORMAT), "pain:Q", "red_flag:N"],
     )
     line = base.mark_line(color=COLOURS[0])
     points = base.mark_point(filled=True, size=70).encode(
@@ -58,9 +63,9 @@ def dose_chart(days: Sequence[PlannedDay]) -> Spec | None:
         alt.Chart(alt.InlineData(values=rows))
         .mark_line(interpolate="step-after", color=COLOURS[1])
         .encode(
-            x=alt.X(DAY, title="Date"),
+            x=alt.X(DAY, title="Date", axis=alt.Axis(format=DAY_FORMAT)),
             y=alt.Y("mg_per_day:Q", title="Planned dose (mg/day)"),
-            tooltip=[alt.Tooltip(DAY, title="date"), "mg_per_day:Q"],
+            tooltip=[alt.Tooltip(DAY, title="date", format=DAY_FORMAT), "mg_per_day:Q"],
         )
         .properties(width=WIDTH, height=140, title="Planned daily dose")
     )
