@@ -36,3 +36,13 @@ def run(**fields: Any) -> Assessment:
 
 def codes(a: Assessment) -> set[str]:
     return {f.code for f in a.findings}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many generated cases each property test skipped, and why."""
+    from tests.strategies import SKIPS
+
+    if SKIPS:
+        terminalreporter.section("property tests: generated cases skipped")
+        for reason, n in sorted(SKIPS.items()):
+            terminalreporter.write_line(f"{n:6d}  {reason}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+from hypothesis import event
 from hypothesis import strategies as st
 
 INDICATIONS = [
@@ -74,6 +76,12 @@ def routine() -> st.SearchStrategy[dict[str, Any]]:
             "sleep": clock(),
             "meals": st.lists(clock(), max_size=4),
             "start_date": st.sampled_from(["2026-12-01", "2027-02-28"]),
+            "dialysis_days": st.lists(
+                st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+                max_size=4,
+                unique=True,
+            ),
+            "dialysis_end": clock(),
         },
     )
 
@@ -122,3 +130,13 @@ def patient_dicts(draw: st.DrawFn) -> dict[str, Any]:
     d["dialysis"] = draw(st.sampled_from(["none", "none", "none", "hemodialysis", "peritoneal"]))
     d["goal"] = draw(st.sampled_from(["start", "start", "review", "stop", "switch"]))
     return d
+
+
+SKIPS: Counter[str] = Counter()
+"""Cases a property test drew but could not check, by reason (printed after the run)."""
+
+
+def skip(reason: str) -> None:
+    """Count a drawn case the property does not apply to (reported in the terminal summary)."""
+    SKIPS[reason] += 1
+    event(reason)

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from gabaguide.auditcli import audit_app
 from gabaguide.clinical.assess import assess as assess_patient
-from gabaguide.clinical.assess import resolve_products
+from gabaguide.clinical.assess import check_patient
 from gabaguide.clinical.checks import interaction_check, schedule_report
 from gabaguide.domain import (
     Assessment,
@@ -90,7 +90,7 @@ def read_patients(text: str, k: Knowledge) -> tuple[list[Patient], bool]:
         where = "" if n is None else f"line {n}: "
         try:
             patient = Patient.model_validate_json(chunk)
-            resolve_products(k, patient)
+            check_patient(k, patient)
             patients.append(patient)
         except ValidationError as exc:
             problems.extend(where + p for p in input_problems(exc))

@@ -30,6 +30,8 @@ from gabaguide.errors import InputError
 Sex = Literal["female", "male"]
 Dialysis = Literal["none", "hemodialysis", "peritoneal"]
 Goal = Literal["start", "review", "stop", "switch"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Severity = Literal["info", "caution", "warning", "contraindicated"]
 CreatinineUnit = Literal["mg/dL", "umol/L"]
 
@@ -196,6 +198,14 @@ class Routine(BaseModel):
     sleep: ClockTime | None = Field(None, description="Usual bedtime.")
     meals: tuple[ClockTime, ...] = Field((), max_length=6, description="Usual meal times.")
     start_date: CalendarDate | None = Field(None, description="Day 1 of the plan (for calendars).")
+    dialysis_days: tuple[Weekday, ...] = Field(
+        (),
+        max_length=7,
+        description="Weekdays of hemodialysis sessions, e.g. ['mon', 'wed', 'fri'].",
+    )
+    dialysis_end: ClockTime | None = Field(
+        None, description="Usual time a hemodialysis session ends (the supplement is taken then)."
+    )
 
 
 class CurrentRegimen(BaseModel):
@@ -220,7 +230,11 @@ class Patient(BaseModel):
     height_cm: HeightCm | None = None
     serum_creatinine: SerumCreatinine | None = None
     crcl_ml_min: CrClMlMin | None = None
-    dialysis: Dialysis = "none"
+    dialysis: Dialysis | None = Field(
+        None,
+        description="'none', 'hemodialysis' or 'peritoneal'; not given = not known (asked for when "
+        "kidney function is low enough for it to matter).",
+    )
     pregnant: StrictBool | None = None
     breastfeeding: StrictBool | None = None
     allergies: tuple[ShortText, ...] = ()
@@ -304,6 +318,32 @@ class Maintenance(BaseModel):
     every_n_days: int = 1
 
 
+class RenalColumn(BaseModel):
+    """How a target at normal kidney function was read through the label's renal grid."""
+
+    model_config = _OUTPUT
+
+    row: str = Field(description="The kidney-function row (CrCl band) used.")
+    column: int = Field(description="The label's column, 1 = the lowest regimen.")
+    columns: int = Field(description="How many columns the label prints.")
+    normal_daily_mg: float = Field(description="The target as a dose at normal kidney function.")
+    row_daily_mg: float = Field(description="Its equivalent in this row, in mg/day.")
+    text: str
+
+
+class DialysisSupplement(BaseModel):
+    """The dose after each hemodialysis session, paired with the maintenance dose by column."""
+
+    model_config = _OUTPUT
+
+    mg: float
+    units: tuple[Unit, ...]
+    after_hours_of_dialysis: float
+    days: tuple[Weekday, ...] = Field((), description="Session weekdays; empty = not yet known.")
+    time: str | None = Field(None, description="Clock time the session ends; None = not known.")
+    citations: tuple[Citation, ...] = ()
+
+
 class Plan(BaseModel):
     """Titration to a target, the maintenance regimen, the maximum, and a taper when stopping."""
 
@@ -318,6 +358,14 @@ class Plan(BaseModel):
     taper: tuple[PlanDay, ...] = ()
     switch: Switch | None = None
     instructions: tuple[str, ...] = ()
+    held: bool = Field(
+        False,
+        description="A held start: the dose stays here until the missing data is given.",
+    )
+    renal_column: RenalColumn | None = Field(
+        None, description="How the target was read through the renal table's columns."
+    )
+    dialysis_supplement: DialysisSupplement | None = None
 
 
 class Renal(BaseModel):
@@ -390,7 +438,7 @@ class Alternative(BaseModel):
     citations: tuple[Citation, ...]
 
 
-Phase = Literal["titration", "maintenance", "taper", "switch"]
+Phase = Literal["titration", "maintenance", "taper", "switch", "dialysis-supplement"]
 
 
 class ScheduledDose(BaseModel):
@@ -413,7 +461,7 @@ class DispenseLine(BaseModel):
 
     model_config = _OUTPUT
 
-    phase: Literal["titration", "maintenance", "taper", "switch", "total"]
+    phase: Literal["titration", "maintenance", "taper", "switch", "dialysis-supplement", "total"]
     days: int
     product: str
     form: str
@@ -422,12 +470,31 @@ class DispenseLine(BaseModel):
     quantity: float = Field(description="Pieces (halves counted as 0.5) or millilitres.")
 
 
+PlanStatus = Literal["planned", "held", "not-planned", "not-asked"]
+
+
+class InputUsed(BaseModel):
+    """One value the answer rests on, echoed with its unit so a typing error can be seen."""
+
+    model_config = _OUTPUT
+
+    field: str
+    value: str
+
+
 class Assessment(BaseModel):
     """gabaguide's answer for one patient. Advice for a clinician; never a replacement for one."""
 
     model_config = _OUTPUT
 
     patient_id: str | None = None
+    plan_status: PlanStatus = Field(
+        "not-asked",
+        description="planned; held (a start that is safe in every kidney-function row, until the "
+        "missing data is given); not-planned (the findings say why and what is needed); not-asked "
+        "(goal review).",
+    )
+    inputs: tuple[InputUsed, ...] = Field((), description="The values the answer used, with units.")
     renal: Renal
     plan: Plan | None
     findings: tuple[Finding, ...]

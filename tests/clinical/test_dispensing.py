@@ -39,7 +39,13 @@ PLANS = [
     ),
     # HORIZ Table 2: CrCl <15, 300 mg every other day
     pytest.param(
-        {"age_years": 60, "crcl_ml_min": 10, "indication": "PHN", "product": "horizant"},
+        {
+            "age_years": 60,
+            "crcl_ml_min": 10,
+            "dialysis": "none",
+            "indication": "PHN",
+            "product": "horizant",
+        },
         id="horizant-every-other-day",
     ),
     pytest.param(
@@ -141,7 +147,7 @@ def test_every_day_maintenance_is_a_full_period(k: Knowledge) -> None:
 
 def test_every_other_day_maintenance_counts_dosing_days_only(k: Knowledge) -> None:
     # HORIZ Table 2 (CrCl <15): 300 mg every other day
-    a = run(age_years=60, crcl_ml_min=10, indication="PHN", product="horizant")
+    a = run(age_years=60, crcl_ml_min=10, dialysis="none", indication="PHN", product="horizant")
     assert a.plan is not None
     assert a.plan.maintenance is not None
     assert a.plan.maintenance.every_n_days == 2

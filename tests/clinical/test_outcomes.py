@@ -335,7 +335,13 @@ def test_days_at_dose(
 
 
 # Horizant for PHN with CrCl < 15: 300 mg every other day in the morning (HORIZ Table 2, CrCl <15).
-EVERY_OTHER_DAY = {"age_years": 60, "crcl_ml_min": 10, "indication": "PHN", "product": "horizant"}
+EVERY_OTHER_DAY = {
+    "age_years": 60,
+    "crcl_ml_min": 10,
+    "dialysis": "none",
+    "indication": "PHN",
+    "product": "horizant",
+}
 
 
 def test_days_at_dose_of_an_every_other_day_regimen() -> None:

@@ -55,16 +55,21 @@ def test_target_above_label_max_is_capped() -> None:
     assert "dose.exceeds-max" in codes(a)
 
 
-def test_renal_band_caps_and_sets_frequency() -> None:
-    # CrCl 45: >30 to 59 row, 400-1400 mg/day in 2 doses [NEU48 §2.3 Table 1]
+def test_renal_row_is_read_by_column_and_sets_frequency() -> None:
+    # CrCl 45: >30 to 59 row. 1800 mg/day at normal function is column 3 = 400 mg BID, not the
+    # row's maximum of 700 mg BID (the exposure of 3600 mg/day) [NEU48 §2.3 Table 1]
     a = run(age_years=75, crcl_ml_min=45, indication="PHN", target_daily_mg=1800)
     assert a.plan is not None
     assert a.plan.maintenance is not None
-    assert a.plan.maintenance.daily_mg == 1400
-    assert all(len(d.doses) <= 2 for d in a.plan.titration)
-    assert [d.mg for d in a.plan.maintenance.doses] == [700, 700]
-    found = next(f for f in a.findings if f.code == "dose.exceeds-max")
-    assert "renal maximum" in found.summary
+    assert a.plan.maintenance.daily_mg == 800
+    assert [d.mg for d in a.plan.maintenance.doses] == [400, 400]
+    assert all(len(d.doses) == 2 for d in a.plan.titration)
+    assert a.plan.titration[0].doses[0].mg == 200  # the row's first column
+    assert a.plan.renal_column is not None
+    assert (a.plan.renal_column.column, a.plan.renal_column.row_daily_mg) == (3, 800)
+    assert a.plan.max_daily_mg == 1400
+    assert "dose.exceeds-max" not in codes(a)
+    assert "renal.column" in codes(a)
 
 
 def test_diabetic_neuropathy_is_off_label_with_neupsig_target() -> None:
@@ -177,7 +182,7 @@ def test_horizant_phn(crcl: float, scheme: str, pattern: list[float], maintenanc
 
 
 def test_horizant_below_15_every_other_day() -> None:
-    a = run(age_years=60, crcl_ml_min=10, indication="PHN", product="horizant")
+    a = run(age_years=60, crcl_ml_min=10, dialysis="none", indication="PHN", product="horizant")
     assert a.plan is not None
     assert a.plan.maintenance is not None
     assert (a.plan.maintenance.daily_mg, a.plan.maintenance.every_n_days) == (300, 2)

@@ -114,17 +114,30 @@ def test_gralise_not_on_hemodialysis() -> None:
 
 
 @pytest.mark.parametrize(
-    ("crcl", "maintenance", "supplement"),
+    ("crcl", "target", "maintenance", "supplement"),
     [
-        # NEU48 §2.3 Table 1, hemodialysis rows, paired by column: 100->125 ... 300->350
-        pytest.param(15, 300, 350, id="15-300mg-350"),
-        pytest.param(10, 200, 250, id="10-200mg-250"),
-        pytest.param(7.5, 150, 200, id="7.5-150mg-200"),
-        pytest.param(5, 100, 125, id="5-100mg-125"),
+        # NEU48 §2.3 Table 1: maintenance from the CrCl row, supplement from the same column
+        # (900->100/125, 1200->125/150, 1800->150/200, 2400->200/250, 3600->300/350)
+        pytest.param(15, 900, 100, 125, id="15-col1"),
+        pytest.param(15, 1200, 125, 150, id="15-col2"),
+        pytest.param(15, 1800, 150, 200, id="15-col3"),
+        pytest.param(15, 2400, 200, 250, id="15-col4"),
+        pytest.param(15, 3600, 300, 350, id="15-col5"),
+        # below 15: the row scaled by CrCl/15; the supplement keeps the column (footnotes a, b)
+        pytest.param(7.5, 3600, 150, 350, id="7.5-col5"),
+        pytest.param(7.5, 1800, 75, 200, id="7.5-col3"),
     ],
 )
-def test_hemodialysis_supplement(crcl: float, maintenance: float, supplement: float) -> None:
-    a = run(age_years=60, crcl_ml_min=crcl, dialysis="hemodialysis", indication="PHN")
+def test_hemodialysis_supplement(
+    crcl: float, target: float, maintenance: float, supplement: float
+) -> None:
+    a = run(
+        age_years=60,
+        crcl_ml_min=crcl,
+        dialysis="hemodialysis",
+        indication="PHN",
+        target_daily_mg=target,
+    )
     assert a.plan is not None
     assert a.plan.maintenance is not None
     assert a.plan.maintenance.daily_mg == maintenance

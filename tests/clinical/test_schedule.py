@@ -207,7 +207,7 @@ def test_maintenance_is_repeated_for_the_scheduling_days() -> None:
 
 def test_every_other_day_maintenance_keeps_its_rhythm() -> None:
     # HORIZ Table 2 (CrCl <15): 300 mg every other day
-    a = run(age_years=60, crcl_ml_min=10, product="horizant", indication="PHN")
+    a = run(age_years=60, crcl_ml_min=10, dialysis="none", product="horizant", indication="PHN")
     assert a.plan is not None
     assert a.plan.maintenance is not None
     assert a.plan.maintenance.every_n_days == 2

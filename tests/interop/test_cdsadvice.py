@@ -110,24 +110,26 @@ def test_example_problems() -> None:
     ]
 
 
-def test_dose_card_offers_the_renal_maximum_twice_a_day() -> None:
+def test_dose_card_offers_the_same_column_of_the_renal_row() -> None:
     drafts = cards(BASE)
     dose = card(drafts, "dose")
     assert dose.indicator == "warning"
     assert dose.selectionBehavior == "at-most-one"
     assert dose.suggestions[0].isRecommended
     action = dose.suggestions[0].actions[0]
-    assert action.description == "Update the order to 700 mg 2 times a day (1400 mg/day)."
+    # 800 mg TID is the 2400 mg/day column at normal function; at CrCl >30-59 that column is
+    # 500 mg BID [NEU48 §2.3 Table 1], not the row's maximum (700 mg BID, the 3600 column).
+    assert action.description == "Update the order to 500 mg 2 times a day (1000 mg/day)."
     order = read_order(K, corrected(dose))
     assert order.key == "MedicationRequest/gaba-draft-1"  # the draft's id is kept
     assert order.rxcui == "310434"
     assert order.resource.status == "draft"
     assert (order.dosage.dose_mg, order.dosage.times_per_day, order.dosage.daily_mg) == (
-        700,
+        500,
         2,
-        1400,
+        1000,
     )
-    # 1400 mg/day is the renal maximum of the patient as assessed (CrCl about 32 mL/min).
+    # The row of the patient as assessed (CrCl about 32 mL/min): 400-1400 mg/day in two doses.
     patient = next(d.patient for d in drafts if d.problem == "dose")
     renal = assess(patient, K).renal
     assert renal.crcl_ml_min == pytest.approx(31.7, abs=0.1)
@@ -177,7 +179,13 @@ def test_order_select_without_a_selected_gabapentinoid() -> None:
 
 
 def test_pregnancy_card() -> None:
-    drafts = cards(BASE, conditions=bundle(condition("Pregnancy")))
+    woman = {
+        "resourceType": "Patient",
+        "id": PATIENT_ID,
+        "gender": "female",
+        "birthDate": "1992-05-01",
+    }
+    drafts = cards(BASE, patient=woman, conditions=bundle(condition("Pregnancy")))
     assert card(drafts, "population.pregnancy").indicator == "warning"
 
 

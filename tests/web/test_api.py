@@ -313,8 +313,9 @@ def test_schedule_ics_without_start_date_is_422(client: httpx.Client) -> None:
 
 
 def test_schedule_ics_of_a_plan_without_doses_is_422_on_the_body(client: httpx.Client) -> None:
-    """A plan with no doses (an empty patient): 422 for the request as a whole, not a made-up field."""
-    r = client.post("/api/v1/schedule.ics", json={})
+    """A plan with no doses (a gabapentin allergy withholds it): 422 for the request as a whole,
+    not a made-up field."""
+    r = client.post("/api/v1/schedule.ics", json={"allergies": ["gabapentin"]})
     assert_errors(r, [("body", ("no doses",))])
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from gabaguide.clinical.assess import product_max
+from gabaguide.clinical.current import product_max
 from gabaguide.clinical.interactions import mme_factor
 from gabaguide.clinical.recognise import product_named, recognise
 from gabaguide.clinical.renal import RenalRange, adolescent_min_age, renal_range

@@ -10,14 +10,25 @@ severity. Every finding carries its citations; nothing missing is assumed.
 
 from __future__ import annotations
 
-from gabaguide.domain import Assessment, Finding, Patient, Plan, Renal, ScheduledDose
+from gabaguide.domain import (
+    Assessment,
+    Finding,
+    Patient,
+    Plan,
+    PlanStatus,
+    Renal,
+    ScheduledDose,
+)
 from gabaguide.errors import InputError
 from gabaguide.knowledge import Knowledge, load_knowledge, normalise
-from gabaguide.knowledge.schema import DosingScheme, Indication, Product
+from gabaguide.knowledge.schema import Indication, Product
 
 from .alternatives import alternatives_for
+from .current import check_current
+from .dialysis import with_supplement
 from .dispensing import dispensing
 from .findings import by_severity, finding, merge_duplicates
+from .gate import Gate, can_plan
 from .indication import indication_finding
 from .interactions import (
     MedicationReview,
@@ -27,19 +38,13 @@ from .interactions import (
     interchange_findings,
     review,
 )
-from .regimen import scheme_cap_mg, titrate
-from .renal import (
-    CrCl,
-    RenalRange,
-    estimate_crcl,
-    hemodialysis_supplement,
-    patient_renal_range,
-    renal_findings,
-)
+from .plausibility import implausible, impossible, inputs_used
+from .renal import CrCl, RenalRange, estimate_crcl, patient_renal_range, renal_findings
 from .schedule import Scheduled, schedule_plan
 from .screening import patient_facts, screen_findings
+from .start import held_start, start_plan
 from .switch import switch_to_pregabalin
-from .taper import taper, taper_rule
+from .taper import taper_plan
 
 DEFAULT_PRODUCT = "gabapentin"
 ANTACID_CLASS = "antacid"
@@ -73,14 +78,29 @@ def resolve_products(k: Knowledge, patient: Patient) -> tuple[Product, Product |
     return product or current or k.product_by_id[DEFAULT_PRODUCT], current
 
 
+def check_patient(k: Knowledge, patient: Patient) -> None:
+    """InputError naming every unknown product reference and impossible combination (the checks
+    every shell makes before it answers, so nothing is written for bad input)."""
+    problems: list[str] = []
+    try:
+        resolve_products(k, patient)
+    except InputError as exc:
+        problems.extend(exc.problems)
+    problems += impossible(k, patient)
+    if problems:
+        raise InputError(problems)
+
+
 def match_indication(k: Knowledge, text: str) -> Indication | None:
     """The indication whose id, name or synonym equals the text (case and punctuation ignored)."""
     return k.indication_by_name.get(normalise(text))
 
 
 def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
-    """Assess one validated patient. Raises InputError only for references the knowledge lacks."""
+    """Assess one validated patient. Raises InputError for an impossible combination of inputs or
+    a reference the knowledge lacks."""
     k = knowledge or load_knowledge()
+    check_patient(k, patient)
     product, current = resolve_products(k, patient)
     findings: list[Finding] = []
     indication = match_indication(k, patient.indication) if patient.indication else None
@@ -103,6 +123,8 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
     crcl = estimate_crcl(patient, k)
     rng = patient_renal_range(k, patient, product.id, ind_id, crcl)
     findings += renal_findings(k, patient, crcl, rng, product.id)
+    doubts = implausible(k, patient, crcl)
+    findings += doubts.all
     if indication is not None:
         findings.append(indication_finding(k, indication, product, patient))
     if product.release != "immediate":
@@ -116,13 +138,19 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
     facts = patient_facts(patient, crcl.ml_min, meds.classes)
     findings += screen_findings(k, facts)
 
+    gate = can_plan(k, patient, product, crcl, findings, doubts.kidneys)
+    if patient.goal in ("start", "switch") or gate.contraindicated:
+        findings += gate.findings  # a stop is tapered unless the patient must not take it at all
     plan: Plan | None = None
     if patient.goal == "start":
-        plan = _start_plan(k, patient, product, indication, rng, findings)
+        plan = _start(k, patient, product, indication, rng, gate, findings)
     if current is not None and patient.current_regimen is not None:
-        findings += _check_current(k, patient, current, ind_id, crcl)
+        findings += check_current(k, patient, current, ind_id, crcl)
     if switching:
-        plan = _switch_plan(k, patient, current, ind_id, crcl.ml_min, findings)
+        if gate.decision == "plan":
+            plan = _switch_plan(k, patient, current, ind_id, crcl.ml_min, findings)
+        else:
+            findings.append(_no_switch(k, gate))
     elif patient.goal in ("stop", "switch"):
         if patient.goal == "switch":
             target = _switch_target(k, patient)
@@ -137,31 +165,12 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
                     [*k.switch.conversion.cite, *target.cite],
                 )
             )
-        plan = _taper_plan(k, patient, current, ind_id, crcl, findings)
+        if not gate.contraindicated:
+            plan = taper_plan(k, patient, current, ind_id, crcl, findings)
 
-    supplement = None
-    if (
-        patient.dialysis == "hemodialysis"
-        and rng is not None
-        and not rng.avoid
-        and plan
-        and plan.maintenance
-        and plan.product == product.id
-    ):
-        found = hemodialysis_supplement(k, product.id, plan.maintenance.daily_mg)
-        if found is not None:
-            supplement = found.supplement_mg
-            findings.append(
-                finding(
-                    k,
-                    "renal.hemodialysis-supplement",
-                    f"After each {found.after_hours_of_dialysis:g} hours of hemodialysis: "
-                    f"{supplement:g} mg supplemental dose.",
-                    f"For a maintenance dose of {plan.maintenance.daily_mg:g} mg/day the label's "
-                    "table gives this supplement (the column at or below the maintenance dose).",
-                    found.cite,
-                )
-            )
+    if plan is not None and patient.dialysis == "hemodialysis" and rng is not None:
+        plan, more = with_supplement(k, patient, plan, rng)
+        findings += more
     schedule: tuple[ScheduledDose, ...] = ()
     if plan is not None:
         scheduled = _schedule(k, patient, plan, ind_id, meds)
@@ -169,14 +178,74 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
         findings += scheduled.findings
     return Assessment(
         patient_id=patient.patient_id,
-        renal=_renal_summary(crcl, rng, supplement),
+        plan_status=_status(patient, plan),
+        inputs=inputs_used(k, patient, crcl),
+        renal=_renal_summary(crcl, rng, plan),
         plan=plan,
         findings=by_severity(merge_duplicates(findings)),
         alternatives=alternatives_for(k, ind_id, facts),
         schedule=schedule,
-        dispensing=dispensing(k, plan) if plan is not None else (),
+        dispensing=dispensing(k, plan, schedule) if plan is not None else (),
         mme_daily=mme.total if mme is not None else None,
     )
+
+
+def _start(
+    k: Knowledge,
+    patient: Patient,
+    product: Product,
+    indication: Indication | None,
+    rng: RenalRange | None,
+    gate: Gate,
+    findings: list[Finding],
+) -> Plan | None:
+    """The start plan the gate allows: the full plan, a held start, or none."""
+    if gate.decision == "plan":
+        return start_plan(k, patient, product, indication, rng, findings)
+    if gate.decision == "none":
+        return None
+    held = held_start(k, product, indication)
+    if held is None:
+        findings.append(
+            finding(
+                k,
+                "plan.withheld",
+                f"No plan: {product.name} has no start that is safe in every kidney-function row.",
+                "Give the missing kidney-function data (see the renal findings) to plan it.",
+                k.planning.gate.cite,
+            )
+        )
+        return None
+    findings.append(
+        finding(
+            k,
+            "plan.held-start",
+            f"Held start: {held.target_daily_mg:g} mg a day, and no higher until kidney function "
+            "is known.",
+            "This is the lowest first-column regimen of the label's renal table, safe in every row "
+            f"down to CrCl {k.planning.gate.held_start_down_to_crcl:g} mL/min. Give creatinine "
+            "with age, weight and sex (or a measured CrCl) to plan the titration.",
+            [*k.planning.gate.cite, k.citation("NEU48", "§2.3 Table 1")],
+        )
+    )
+    return held
+
+
+def _no_switch(k: Knowledge, gate: Gate) -> Finding:
+    return finding(
+        k,
+        "switch.not-possible",
+        "No switch planned: " + (gate.findings[0].summary if gate.findings else "see findings"),
+        "The pregabalin dose depends on kidney function and on there being no contraindication; "
+        "the findings say what is needed.",
+        k.switch.conversion.cite,
+    )
+
+
+def _status(patient: Patient, plan: Plan | None) -> PlanStatus:
+    if plan is not None:
+        return "held" if plan.held else "planned"
+    return "not-asked" if patient.goal == "review" else "not-planned"
 
 
 def schedule_for(k: Knowledge, patient: Patient, plan: Plan, indication: str | None) -> Scheduled:
@@ -259,7 +328,8 @@ def _switch_plan(
     return result.plan
 
 
-def _renal_summary(crcl: CrCl, rng: RenalRange | None, supplement: float | None) -> Renal:
+def _renal_summary(crcl: CrCl, rng: RenalRange | None, plan: Plan | None) -> Renal:
+    supplement = plan.dialysis_supplement if plan is not None else None
     return Renal(
         crcl_ml_min=None if crcl.ml_min is None else round(crcl.ml_min, 1),
         method=crcl.method,
@@ -267,7 +337,7 @@ def _renal_summary(crcl: CrCl, rng: RenalRange | None, supplement: float | None)
         daily_min_mg=rng.daily_min_mg if rng else None,
         daily_max_mg=rng.daily_max_mg if rng else None,
         doses_per_day=rng.doses_per_day if rng else None,
-        hemodialysis_supplement_mg=supplement,
+        hemodialysis_supplement_mg=supplement.mg if supplement is not None else None,
         citations=(*crcl.citations, *(rng.citations if rng else ())),
     )
 
@@ -290,376 +360,3 @@ def _formulation_findings(k: Knowledge, product: Product) -> list[Finding]:
             product.cite,
         ),
     ]
-
-
-def _choose_scheme(
-    k: Knowledge,
-    patient: Patient,
-    product: Product,
-    indication: Indication | None,
-    rng: RenalRange | None,
-    findings: list[Finding],
-) -> DosingScheme | None:
-    if rng is not None and rng.band.scheme is not None:
-        return k.scheme_by_id[rng.band.scheme]
-    age = patient.age_years
-    generic = k.scheme_by_id[k.dosing.limits.generic_scheme]
-    if indication is None or not indication.schemes:
-        adult = age is not None and (generic.min_age_years or 0) <= age
-        if patient.target_daily_mg is not None and product.id == generic.product and adult:
-            findings.append(
-                finding(
-                    k,
-                    "plan.generic-titration",
-                    f"No labelled dosing for this request: the {generic.id} titration is used up to "
-                    f"the target you gave ({patient.target_daily_mg:g} mg/day).",
-                    "The sources read give no gabapentin dosing for this indication; the start and "
-                    "steps are borrowed from the labelled titration and the target is yours.",
-                    generic.cite,
-                )
-            )
-            return generic
-        if patient.target_daily_mg is not None and age is None:
-            findings.append(
-                finding(
-                    k,
-                    "plan.age-required",
-                    "Age needed: the generic titration is for adults only.",
-                    "Give age_years to plan the titration to the target.",
-                    generic.cite,
-                )
-            )
-            return None
-        code = (
-            "plan.no-indication"
-            if indication is None and not patient.indication
-            else "plan.no-dosing-source"
-        )
-        if indication is not None or patient.indication is None:
-            findings.append(
-                finding(
-                    k,
-                    code,
-                    "No titration planned: no labelled or guideline dosing for this request.",
-                    "Give target_daily_mg (adults, immediate-release gabapentin) to plan the generic "
-                    f"titration ({generic.id}) to that target.",
-                    generic.cite,
-                )
-            )
-        return None
-    candidates = [
-        k.scheme_by_id[s] for s in indication.schemes if k.scheme_by_id[s].product == product.id
-    ]
-    if not candidates:
-        findings.append(
-            finding(
-                k,
-                "plan.product-not-for-indication",
-                f"{product.name} has no labelled dosing for {indication.name}.",
-                "Choose a product labelled for this indication: "
-                + ", ".join(sorted({k.scheme_by_id[s].product for s in indication.schemes}))
-                + ".",
-                indication.cite,
-            )
-        )
-        return None
-    if age is None:
-        if len(candidates) > 1:
-            findings.append(
-                finding(
-                    k,
-                    "plan.age-required",
-                    "Age needed: dosing for this indication depends on age.",
-                    "Give age_years to choose the scheme.",
-                    [c for s in candidates for c in s.cite][:3],
-                )
-            )
-            return None
-        findings.append(
-            finding(
-                k,
-                "plan.age-required",
-                f"Age not given: the plan uses the {candidates[0].id} scheme "
-                f"for ages {candidates[0].min_age_years or 0:g} and over.",
-                "Confirm the patient's age; the scheme is not checked against it.",
-                candidates[0].cite,
-            )
-        )
-        return candidates[0]
-    fitting = [
-        s
-        for s in candidates
-        if (s.min_age_years or 0) <= age and (s.max_age_years is None or age < s.max_age_years)
-    ]
-    if not fitting:
-        youngest = min(s.min_age_years or 0 for s in candidates)
-        findings.append(
-            finding(
-                k,
-                "population.pediatric",
-                f"Not established at age {age:g} for {indication.name}.",
-                f"The label's dosing for this indication starts at {youngest:g} years.",
-                [k.citation("NEU48", "§2.2; §8.4"), *candidates[0].cite],
-            )
-        )
-        return None
-    return fitting[0]
-
-
-def _start_plan(
-    k: Knowledge,
-    patient: Patient,
-    product: Product,
-    indication: Indication | None,
-    rng: RenalRange | None,
-    findings: list[Finding],
-) -> Plan | None:
-    if rng is not None and rng.avoid:
-        return None
-    scheme = _choose_scheme(k, patient, product, indication, rng, findings)
-    instructions = [*product.instructions]
-    if rng is not None and rng.band.instruction:
-        instructions.append(rng.band.instruction)
-    if scheme is None:
-        if rng is not None and rng.band.dialysis == "hemodialysis" and rng.band.instruction:
-            return Plan(
-                product=product.id,
-                target_daily_mg=None,
-                max_daily_mg=rng.daily_max_mg,
-                instructions=tuple(instructions),
-            )
-        return None
-    by_weight = scheme.unit == "mg/kg/day"
-    if by_weight and patient.weight_kg is None:
-        findings.append(
-            finding(
-                k,
-                "plan.weight-required",
-                "Weight needed: this dosing is in mg/kg/day.",
-                "Give weight_kg to plan the titration.",
-                scheme.cite,
-            )
-        )
-        return None
-    factor = patient.weight_kg if by_weight and patient.weight_kg else 1.0
-    cap = scheme_cap_mg(k, scheme, patient.weight_kg)
-    renal_cap = rng.daily_max_mg if rng is not None else None
-    limit = min(cap, renal_cap) if renal_cap is not None else cap
-    target = (
-        patient.target_daily_mg
-        if patient.target_daily_mg is not None
-        else scheme.target_daily * factor
-    )
-    if patient.target_daily_mg is not None:
-        if patient.target_daily_mg > limit:
-            why = (
-                "the renal maximum"
-                if renal_cap is not None and renal_cap < cap
-                else "the label maximum"
-            )
-            findings.append(
-                finding(
-                    k,
-                    "dose.exceeds-max",
-                    f"Target {patient.target_daily_mg:g} mg/day is above {why} of {limit:g} mg/day; "
-                    "the plan stops there.",
-                    f"Scheme {scheme.id} allows at most {cap:g} mg/day"
-                    + (
-                        f"; CrCl row {rng.label} allows at most {renal_cap:g} mg/day."
-                        if rng and renal_cap
-                        else "."
-                    ),
-                    [*scheme.cite, *(rng.citations if rng else ()), *k.dosing.limits.cite],
-                )
-            )
-        elif (
-            patient.target_daily_mg < scheme.maintenance_min_daily * factor
-            and scheme.indication == (indication.id if indication else None)
-        ):
-            findings.append(
-                finding(
-                    k,
-                    "dose.below-maintenance",
-                    f"Target {patient.target_daily_mg:g} mg/day is below the usual "
-                    f"{scheme.maintenance_min_daily * factor:g}-{scheme.maintenance_max_daily * factor:g} mg/day.",
-                    "A lower dose may be right for this patient; the label's or guideline's range is "
-                    "shown for reference.",
-                    scheme.cite,
-                )
-            )
-    try:
-        plan = titrate(k, product, scheme, rng, target, patient.weight_kg, scheme.indication)
-    except ValueError:
-        return None
-    if plan.maintenance.daily_mg < min(target, limit) - 1e-9:
-        findings.append(
-            finding(
-                k,
-                "dose.rounded",
-                f"Maintenance {plan.maintenance.daily_mg:g} mg/day: the nearest lower dose that splits "
-                f"into equal doses of real strengths (asked {min(target, limit):g}).",
-                "Each dose is made of the product's strengths (halves only of scored tablets).",
-                product.cite,
-            )
-        )
-    return Plan(
-        product=product.id,
-        scheme=scheme.id,
-        target_daily_mg=plan.target_daily_mg,
-        max_daily_mg=plan.max_daily_mg,
-        titration=plan.days,
-        maintenance=plan.maintenance,
-        instructions=tuple(dict.fromkeys([*instructions, *scheme.instructions])),
-    )
-
-
-def product_max(k: Knowledge, product: Product, indication: str | None) -> float | None:
-    """The product's label maximum daily dose (mg/day) for the indication, else of any scheme."""
-    schemes = [s for s in k.dosing.schemes if s.product == product.id and s.unit == "mg/day"]
-    specific = [s for s in schemes if s.indication == indication] or schemes
-    if not specific:
-        return None
-    return max(scheme_cap_mg(k, s, None) for s in specific)
-
-
-def _check_current(
-    k: Knowledge, patient: Patient, current: Product, ind: str | None, crcl: CrCl
-) -> list[Finding]:
-    reg = patient.current_regimen
-    assert reg is not None
-    daily = reg.dose_mg * reg.times_per_day
-    out: list[Finding] = []
-    rng = patient_renal_range(k, patient, current.id, ind, crcl)
-    label_max = product_max(k, current, ind)
-    limits = [(label_max, "label maximum", k.dosing.limits.cite)]
-    if rng is not None and rng.daily_max_mg is not None:
-        limits.append((rng.daily_max_mg, f"renal maximum for CrCl {rng.label}", rng.citations))
-    exceeded = [(m, why, c) for m, why, c in limits if m is not None and daily > m]
-    if exceeded:
-        m, why, cites = min(exceeded, key=lambda t: t[0] or 0)
-        out.append(
-            finding(
-                k,
-                "dose.exceeds-max",
-                f"Current {daily:g} mg/day is above the {why} of {m:g} mg/day.",
-                f"{reg.dose_mg:g} mg x {reg.times_per_day} a day. Reduce to at most {m:g} mg/day "
-                "(taper gradually if reducing a lot).",
-                cites,
-            )
-        )
-    if rng is not None and rng.doses_per_day is not None and not rng.avoid:
-        if reg.times_per_day != rng.doses_per_day:
-            out.append(
-                finding(
-                    k,
-                    "dose.frequency-renal",
-                    f"Taken {reg.times_per_day} times a day; the renal table gives {rng.doses_per_day} "
-                    f"for CrCl {rng.label}.",
-                    "The label's renal table sets the number of doses a day with the dose range.",
-                    rng.citations,
-                )
-            )
-        max_gap = k.dosing.limits.max_interval_h
-        if (
-            current.release == "immediate"
-            and rng.doses_per_day > 1
-            and 24 / reg.times_per_day > max_gap
-        ):
-            out.append(
-                finding(
-                    k,
-                    "dose.interval-exceeded",
-                    f"{reg.times_per_day} dose a day leaves more than {max_gap:g} hours between doses.",
-                    f"The label allows at most {max_gap:g} hours between doses of a divided "
-                    "regimen.",
-                    k.dosing.limits.cite[:1] or k.dosing.limits.cite,
-                )
-            )
-    if rng is not None and rng.avoid:
-        out.append(
-            finding(
-                k,
-                "renal.product-not-recommended",
-                f"{current.name}: not for CrCl {rng.label}.",
-                rng.band.instruction or "The label advises against this product here.",
-                rng.citations,
-            )
-        )
-    return out
-
-
-def _taper_plan(
-    k: Knowledge,
-    patient: Patient,
-    current: Product | None,
-    ind: str | None,
-    crcl: CrCl,
-    findings: list[Finding],
-) -> Plan | None:
-    rule = taper_rule(k, current.id if current else "*", ind)
-    reg = patient.current_regimen
-    rng = patient_renal_range(k, patient, current.id, ind, crcl) if current else None
-    if rng is not None and rng.band.no_taper:
-        findings.append(
-            finding(
-                k,
-                "taper.not-needed",
-                f"{current.name if current else ''} at CrCl {rng.label}: the label gives no taper.",
-                "Stop as the prescriber directs.",
-                rng.citations,
-            )
-        )
-        return Plan(product=rng.band.product, target_daily_mg=None, max_daily_mg=None)
-    cites = rule.cite
-    findings.append(
-        finding(
-            k,
-            "taper.required",
-            f"Do not stop abruptly: taper over at least {rule.min_days} days.",
-            "Abrupt or rapid discontinuation risks increased seizure frequency; withdrawal symptoms "
-            "(agitation, confusion, anxiety, insomnia, sweating, pain) and suicidal behaviour have "
-            "been reported after stopping.",
-            [*cites, k.citation("NEU48", "§5.6; §6.2 Postmarketing Experience")],
-        )
-    )
-    reg = patient.current_regimen
-    if current is None or reg is None:
-        findings.append(
-            finding(
-                k,
-                "taper.no-current-regimen",
-                "No taper planned: the current regimen is not given.",
-                "Give current_regimen with product, dose_mg and times_per_day.",
-                cites,
-            )
-        )
-        return None
-    usable = rng is not None and not rng.avoid
-    caps = [product_max(k, current, ind), rng.daily_max_mg if rng is not None and usable else None]
-    days = taper(
-        k,
-        current,
-        reg.dose_mg * reg.times_per_day,
-        reg.times_per_day,
-        ind,
-        rng.doses_per_day if rng is not None and usable else None,
-        min((c for c in caps if c is not None), default=None),
-    )
-    if not days and rule.product != "*":
-        findings.append(
-            finding(
-                k,
-                "taper.not-needed",
-                f"{current.name}: no lower step of the label's taper can be made from this dose.",
-                "The product's own taper starts below the current dose; stop as the prescriber "
-                "directs.",
-                rule.cite,
-            )
-        )
-    return Plan(
-        product=current.id,
-        target_daily_mg=0,
-        max_daily_mg=None,
-        taper=days,
-        instructions=("Then stop. Do not stop abruptly; follow the prescriber's instructions.",),
-    )

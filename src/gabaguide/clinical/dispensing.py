@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from gabaguide.domain import DispenseLine, Dose, Plan
+from gabaguide.domain import DispenseLine, Dose, Plan, ScheduledDose
 from gabaguide.knowledge import Knowledge
 
 Key = tuple[str, float, str]  # form, strength, measure
 
 
-def dispensing(k: Knowledge, plan: Plan) -> tuple[DispenseLine, ...]:
-    """Per-phase and total quantities of each strength (empty for a plan with no doses)."""
+def dispensing(
+    k: Knowledge, plan: Plan, schedule: tuple[ScheduledDose, ...] = ()
+) -> tuple[DispenseLine, ...]:
+    """Per-phase and total quantities of each strength (empty for a plan with no doses); the
+    supplements after hemodialysis are counted from the schedule, one per session placed in it."""
     phases: list[tuple[str, int, dict[Key, float]]] = []
     first = "switch" if plan.switch is not None else "titration"
     if plan.titration:
@@ -33,6 +36,14 @@ def dispensing(k: Knowledge, plan: Plan) -> tuple[DispenseLine, ...]:
         phases.append(
             ("taper", len(plan.taper), _count(d for day in plan.taper for d in day.doses))
         )
+    supplements = [d for d in schedule if d.phase == "dialysis-supplement"]
+    if supplements:
+        span = max(d.day for d in schedule) - min(d.day for d in schedule) + 1
+        counts: dict[Key, float] = defaultdict(float)
+        for d in supplements:
+            for u in d.units:
+                counts[(u.form, u.strength_mg, u.measure)] += u.count
+        phases.append(("dialysis-supplement", span, dict(counts)))
     lines = [
         _line(phase, days, plan.product, key, qty)
         for phase, days, counts in phases
@@ -42,7 +53,7 @@ def dispensing(k: Knowledge, plan: Plan) -> tuple[DispenseLine, ...]:
     for _, _, counts in phases:
         for key, qty in counts.items():
             total[key] += qty
-    total_days = sum(days for _, days, _ in phases)
+    total_days = sum(days for phase, days, _ in phases if phase != "dialysis-supplement")
     lines += [
         _line("total", total_days, plan.product, key, qty) for key, qty in sorted(total.items())
     ]

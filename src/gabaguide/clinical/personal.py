@@ -42,7 +42,13 @@ def personal_plan(k: Knowledge, request: PlanRequest) -> tuple[Assessment, Perso
     )
     a = assess(patient, k)
     plan, schedule = a.plan, a.schedule
-    if plan is None and patient.goal == "review" and patient.current_regimen is not None:
+    withheld = any(f.severity == k.planning.gate.withhold_on_severity for f in a.findings)
+    if (
+        plan is None
+        and not withheld  # a contraindication: the diary keeps no regimen either
+        and patient.goal == "review"
+        and patient.current_regimen is not None
+    ):
         indication = match_indication(k, patient.indication) if patient.indication else None
         ind_id = indication.id if indication else None
         scheduled = schedule_for(k, patient, _kept_regimen(k, patient, ind_id), ind_id)
@@ -56,9 +62,10 @@ def personal_plan(k: Knowledge, request: PlanRequest) -> tuple[Assessment, Perso
             ]
         )
     product = k.product_by_id[plan.product]
-    last_phase = schedule[-1].phase
+    regular = [d for d in schedule if d.phase != "dialysis-supplement"]
+    last_phase = regular[-1].phase
     cycle = plan.maintenance.every_n_days if plan.maintenance else 1
-    pattern = _last_days(schedule, cycle) if last_phase != "taper" else ()
+    pattern = _last_days(regular, cycle) if last_phase != "taper" else ()
     return a, PersonalPlan(
         product=product.id,
         product_name=product.name,

@@ -16,6 +16,7 @@ from gabaguide.knowledge import Knowledge
 from gabaguide.knowledge.schema import DosingScheme, Product
 
 from .compose import compose, round_down
+from .grid import Grid
 from .renal import RenalRange
 
 
@@ -96,13 +97,19 @@ def _steps(scheme: DosingScheme, factor: float, target: float) -> Iterator[_Step
         yield _Step(day, daily, scheme.doses_per_day, 1)
 
 
-def _per_dose(product: Product, mg: float, by_weight: bool, options: tuple[float, ...]) -> float:
+def measurable_dose(
+    product: Product, mg: float, by_weight: bool, options: tuple[float, ...], keep: float
+) -> float:
     """A dose the renal table prints (e.g. 125 or 150 mg) is given exactly when it can be measured;
-    anything else rounds down to real strengths."""
+    anything else rounds down to real strengths: solids for adults while they keep ``keep`` of the
+    dose, else the solution (children dosed by weight: the solution unless solids hit it)."""
     exact = next((o for o in options if isclose(o, mg)), None)
     if exact is not None and compose(product, exact) is not None:
         return exact
-    return round_down(product, mg, prefer_solution=by_weight)
+    solid = round_down(product, mg, prefer_solution=by_weight)
+    if by_weight or solid >= keep * mg:
+        return solid
+    return max(solid, round_down(product, mg, prefer_solution=True))
 
 
 def titrate(
@@ -113,26 +120,43 @@ def titrate(
     target_daily_mg: float,
     weight_kg: float | None,
     indication: str | None,
+    grid: Grid | None = None,
 ) -> Titration:
-    """Day-by-day titration to ``target_daily_mg`` (already capped by the caller), then maintenance."""
+    """Day-by-day titration to ``target_daily_mg``, then maintenance.
+
+    With a renal ``grid`` (a table that prints columns) the target and every step are doses at
+    normal kidney function, each read through the grid into the patient's row, the first step at
+    the row's first column (:mod:`.grid`); the row sets the doses a day. Without one, the renal
+    row's maximum caps the daily dose (products whose tables print only a range).
+    """
     by_weight = scheme.unit == "mg/kg/day"
     factor = (weight_kg or 0.0) if by_weight else 1.0
     cap = scheme_cap_mg(k, scheme, weight_kg)
-    if rng is not None and rng.daily_max_mg is not None:
+    mapped = grid is not None and not grid.is_normal
+    if rng is not None and rng.daily_max_mg is not None and not mapped:
         cap = min(cap, rng.daily_max_mg)
     target = min(target_daily_mg, cap)
     band_dpd = rng.doses_per_day if rng is not None else None
     options = rng.regimen_options_mg if rng is not None else ()
+    keep = k.dosing.limits.solids_within_fraction
+
+    def in_row(normal_mg: float) -> float:
+        if grid is None or not mapped:
+            return normal_mg
+        return grid.read(max(normal_mg, grid.start_mg(target))).row_daily_mg
 
     regimens: list[tuple[_Step, float, int]] = []  # step, per-dose mg, doses per day
     best_daily = 0.0
     for step in _steps(scheme, factor, target):
-        wanted = min(step.daily_mg, target)
-        dpd = min(step.doses_per_day, band_dpd) if band_dpd else step.doses_per_day
-        per_dose = _per_dose(product, wanted / dpd, by_weight, options)
+        normal_wanted = min(step.daily_mg, target)
+        wanted = in_row(normal_wanted)
+        dpd = step.doses_per_day
+        if band_dpd:  # a grid row gives its own doses a day from the first step on
+            dpd = band_dpd if mapped else min(dpd, band_dpd)
+        per_dose = measurable_dose(product, wanted / dpd, by_weight, options, keep)
         while per_dose <= 0 and dpd > 1:
             dpd -= 1
-            per_dose = _per_dose(product, wanted / dpd, by_weight, options)
+            per_dose = measurable_dose(product, wanted / dpd, by_weight, options, keep)
         if per_dose <= 0:
             continue
         daily = per_dose * dpd
@@ -140,7 +164,7 @@ def titrate(
             continue  # a titration never goes down
         best_daily = daily
         regimens.append((step, per_dose, dpd))
-        if isclose(wanted, target) and step.every_n_days == 1:
+        if isclose(normal_wanted, target) and step.every_n_days == 1:
             break
     if not regimens:
         raise ValueError("no dose can be made within the limits")
@@ -165,4 +189,4 @@ def titrate(
         doses=doses_for(k, product, indication, per_dose, dpd),
         every_n_days=every,
     )
-    return Titration(tuple(days), maintenance, target, cap)
+    return Titration(tuple(days), maintenance, in_row(target), in_row(cap))

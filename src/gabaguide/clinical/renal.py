@@ -130,7 +130,7 @@ def _high_edge(band: RenalBand) -> float:
 
 
 def renal_range(
-    k: Knowledge, product: str, indication: str | None, crcl: float | None, dialysis: str
+    k: Knowledge, product: str, indication: str | None, crcl: float | None, dialysis: str | None
 ) -> RenalRange | None:
     """The renal table row for this CrCl (None if the product has no table or CrCl is unknown)."""
     bands = k.bands_for(product, indication)
@@ -309,3 +309,32 @@ def _frequency(rng: RenalRange) -> str:
         return f"every {rng.every_n_days} days"
     n = rng.doses_per_day or 0
     return {1: "once daily", 2: "twice daily", 3: "three times daily"}.get(n, f"{n} times daily")
+
+
+def egfr_ckd_epi_2021(k: Knowledge, scr_mg_dl: float, age_years: float, female: bool) -> float:
+    """eGFR (mL/min/1.73 m2) by the race-free CKD-EPI 2021 creatinine equation. Shown when weight
+    is missing; never used to choose a dose (the labels use Cockcroft-Gault)."""
+    c = k.planning.ckd_epi_2021
+    kappa = c.kappa_female if female else c.kappa_male
+    alpha = c.alpha_female if female else c.alpha_male
+    ratio = scr_mg_dl / kappa
+    egfr = (
+        c.constant
+        * min(ratio, 1.0) ** alpha
+        * max(ratio, 1.0) ** c.exponent_above
+        * c.age_base**age_years
+    )
+    return float(egfr * c.female_factor if female else egfr)
+
+
+def creatinine_upper_mg_dl(k: Knowledge, age_years: float, sex: str | None) -> float | None:
+    """The upper reference limit of serum creatinine at this age (the lower of the sexes' limits
+    when sex is unknown); None where no reference range is held."""
+    limits = [
+        r.upper_mg_dl
+        for r in k.planning.creatinine_upper_reference
+        if r.min_age_years <= age_years
+        and (r.max_age_years is None or age_years < r.max_age_years)
+        and (sex is None or r.sex in (sex, "any"))
+    ]
+    return min(limits) if limits else None

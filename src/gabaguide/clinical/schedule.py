@@ -25,6 +25,7 @@ from gabaguide.domain import Dose, Finding, Phase, Plan, PlanDay, Routine, Sched
 from gabaguide.knowledge import Knowledge
 from gabaguide.knowledge.schema import Product
 
+from .dialysis import supplement_doses
 from .findings import finding
 from .regimen import dose_times
 from .spacing import DAY_MIN, least_gap
@@ -79,6 +80,9 @@ def schedule_plan(
     timed = _retime(plan, ctx)
     start = date.fromisoformat(routine.start_date) if routine and routine.start_date else None
     doses = tuple(_scheduled(timed, ctx, sched.maintenance_days, start))
+    extra = supplement_doses(timed, start, max((d.day for d in doses), default=0))
+    if extra:
+        doses = tuple(sorted((*doses, *extra), key=lambda d: (d.day, d.date or "", d.time)))
     findings += [f for n in sorted(ctx.memo) for f in ctx.memo[n].findings]
     return Scheduled(plan=timed, doses=doses, findings=tuple(findings))
 

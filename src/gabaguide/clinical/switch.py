@@ -1,20 +1,23 @@
 """Switch plan gabapentin -> pregabalin: an overnight switch by the published expert table.
 
-The current daily gabapentin dose picks the table's row; the pregabalin dose is then limited by
-pregabalin's renal table (the column at or below the converted dose, the low end of a printed range;
-where two rows hold a CrCl, the lower-function row) and by its label maximum for the indication.
+The current daily gabapentin dose picks the table's row; the converted dose is capped by the label
+maximum for the indication (a dose at normal kidney function), then read through pregabalin's renal
+grid (:mod:`.grid`: the column at or below, the low end of a printed range; where two rows hold a
+CrCl, the lower-function row).
 The table is an expert's, not a validated equivalence, and every switch plan says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from gabaguide.domain import Maintenance, Plan, PlanDay, Switch
 from gabaguide.knowledge import Knowledge
 from gabaguide.knowledge.schema import PregabalinLimit, PregabalinRenalRow, Product
 
 from .compose import compose
+from .grid import Grid
 from .regimen import doses_for
 
 
@@ -72,19 +75,30 @@ def switch_to_pregabalin(
     )
     target = k.product_by_id[conv.to_product]
     limit = _limit(k, indication)
-    dose = row.pregabalin_mg
+    # The indication's maximum is a dose at normal kidney function: cap first, then read the
+    # capped dose through the renal grid (the same mechanism as gabapentin's table).
+    dose = min(row.pregabalin_mg, limit.max_daily_mg)
     renal_note = "Kidney function unknown: the pregabalin renal limit could not be applied."
     allowed = limit.doses_per_day
     maximum = limit.max_daily_mg
     if crcl is not None:
         renal = pregabalin_renal_row(k, crcl)
-        dose = _renal_dose(k, renal, dose)
-        maximum = min(maximum, max(c.high for c in renal.columns))
-        renal_note = f"Pregabalin renal row for CrCl {crcl:.0f} mL/min: {renal.label}."
-        allowed = tuple(n for n in limit.doses_per_day if n in renal.doses_per_day) or (
-            renal.doses_per_day
+        low, high = pregabalin_grid(k, renal, "low"), pregabalin_grid(k, renal, "high")
+        reading = low.read(dose)
+        dose = reading.row_daily_mg
+        maximum = high.read(limit.max_daily_mg).row_daily_mg
+        renal_note = (
+            f"Pregabalin renal row for CrCl {crcl:.0f} mL/min: {renal.label}; "
+            f"{reading.describe()} (the low end of a printed range)."
         )
-    dose = min(dose, limit.max_daily_mg)
+        # In a reduced row the table's own regimen (QD / BID) governs; at normal function the
+        # indication's divided doses that the row allows.
+        allowed = (
+            renal.doses_per_day
+            if not low.is_normal
+            else tuple(n for n in limit.doses_per_day if n in renal.doses_per_day)
+            or renal.doses_per_day
+        )
     made = _divide(k, target, dose, allowed, indication)
     if made is None:
         return SwitchResult(None, f"{dose:g} mg/day cannot be made from {target.name} strengths")
@@ -119,12 +133,16 @@ def switch_to_pregabalin(
     )
 
 
-def _renal_dose(k: Knowledge, row: PregabalinRenalRow, converted: float) -> float:
-    normal = k.switch.pregabalin_renal.normal_columns
-    if tuple(c.low for c in row.columns) == normal:
-        return converted  # full function: no reduction
-    at_or_below = [i for i, c in enumerate(normal) if c <= converted] or [0]
-    return row.columns[at_or_below[-1]].low
+def pregabalin_grid(k: Knowledge, row: PregabalinRenalRow, end: Literal["low", "high"]) -> Grid:
+    """Lyrica's renal table as a grid row: the low (or high) end of each printed column."""
+    table = k.switch.pregabalin_renal
+    return Grid(
+        normal_daily_mg=table.normal_columns,
+        row_daily_mg=tuple(c.low if end == "low" else c.high for c in row.columns),
+        doses_per_day=row.doses_per_day[0],
+        row_label=row.label,
+        citations=table.cite,
+    )
 
 
 def _divide(

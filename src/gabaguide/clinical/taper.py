@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from math import ceil
 
-from gabaguide.domain import PlanDay
+from gabaguide.domain import Finding, Patient, Plan, PlanDay
 from gabaguide.knowledge import Knowledge
 from gabaguide.knowledge.schema import Product, TaperRule
 
 from .compose import round_down
+from .current import product_max
+from .findings import finding
 from .regimen import doses_for
+from .renal import CrCl, patient_renal_range
 
 
 def taper_rule(k: Knowledge, product: str, indication: str | None = None) -> TaperRule:
@@ -70,3 +73,80 @@ def taper(
             for d in range(1, hold + 1)
         )
     return tuple(days)
+
+
+def taper_plan(
+    k: Knowledge,
+    patient: Patient,
+    current: Product | None,
+    ind: str | None,
+    crcl: CrCl,
+    findings: list[Finding],
+) -> Plan | None:
+    rule = taper_rule(k, current.id if current else "*", ind)
+    reg = patient.current_regimen
+    rng = patient_renal_range(k, patient, current.id, ind, crcl) if current else None
+    if rng is not None and rng.band.no_taper:
+        findings.append(
+            finding(
+                k,
+                "taper.not-needed",
+                f"{current.name if current else ''} at CrCl {rng.label}: the label gives no taper.",
+                "Stop as the prescriber directs.",
+                rng.citations,
+            )
+        )
+        return Plan(product=rng.band.product, target_daily_mg=None, max_daily_mg=None)
+    cites = rule.cite
+    findings.append(
+        finding(
+            k,
+            "taper.required",
+            f"Do not stop abruptly: taper over at least {rule.min_days} days.",
+            "Abrupt or rapid discontinuation risks increased seizure frequency; withdrawal symptoms "
+            "(agitation, confusion, anxiety, insomnia, sweating, pain) and suicidal behaviour have "
+            "been reported after stopping.",
+            [*cites, k.citation("NEU48", "§5.6; §6.2 Postmarketing Experience")],
+        )
+    )
+    reg = patient.current_regimen
+    if current is None or reg is None:
+        findings.append(
+            finding(
+                k,
+                "taper.no-current-regimen",
+                "No taper planned: the current regimen is not given.",
+                "Give current_regimen with product, dose_mg and times_per_day.",
+                cites,
+            )
+        )
+        return None
+    usable = rng is not None and not rng.avoid
+    caps = [product_max(k, current, ind), rng.daily_max_mg if rng is not None and usable else None]
+    days = taper(
+        k,
+        current,
+        reg.dose_mg * reg.times_per_day,
+        reg.times_per_day,
+        ind,
+        rng.doses_per_day if rng is not None and usable else None,
+        min((c for c in caps if c is not None), default=None),
+    )
+    if not days and rule.product != "*":
+        findings.append(
+            finding(
+                k,
+                "taper.not-needed",
+                f"{current.name}: no lower step of the label's taper can be made from this dose.",
+                "The product's own taper starts below the current dose; stop as the prescriber "
+                "directs.",
+                rule.cite,
+            )
+        )
+    return Plan(
+        product=current.id,
+        target_daily_mg=0,
+        max_daily_mg=None,
+        taper=days,
+        instructions=("Then stop. Do not stop abruptly; follow the prescriber's instructions.",),
+    )

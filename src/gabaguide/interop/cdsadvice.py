@@ -19,7 +19,8 @@ from typing import Any
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from pydantic import ValidationError
 
-from gabaguide.clinical.assess import assess
+from gabaguide.clinical.assess import assess, match_indication
+from gabaguide.clinical.current import corrected_regimen
 from gabaguide.clinical.findings import finding
 from gabaguide.clinical.recognise import recognise
 from gabaguide.domain import SEVERITY_ORDER, Assessment, CurrentRegimen, Finding, Patient
@@ -264,26 +265,23 @@ def _summary(text: str) -> str:
 def _corrected_order(
     k: Knowledge, patient: Patient, order: Order, assessment: Assessment
 ) -> Suggestion | None:
-    """The order at the dose gabaguide would plan: the ordered daily dose capped by the label and
-    renal maxima, in the renal band's doses a day, made of equal doses of real strengths."""
+    """The order at the dose gabaguide would plan (:func:`corrected_regimen`: an order above the
+    renal row read through the renal grid's columns, the row's doses a day, real strengths)."""
     assert order.product is not None
     if order.dosage.daily_mg is None or order.stops:
         return None
-    # The maintenance dose rests on the product, the target and kidney function; the other
-    # medicines, conditions and allergies only add findings, already on the other cards.
-    start = {"goal": "start", "current_regimen": None, "target_daily_mg": order.dosage.daily_mg}
-    planned = assess(
-        patient.model_copy(update=start | {"medications": (), "conditions": (), "allergies": ()}),
+    regimen = corrected_regimen(
         k,
+        patient,
+        order.product,
+        _indication_id(k, patient),
+        order.dosage.daily_mg,
+        order.dosage.times_per_day or 1,
+        assessment.findings,
     )
-    keep = planned.plan.maintenance if planned.plan is not None else None
-    if keep is None or keep.every_n_days != 1 or not keep.doses:
+    if regimen is None:
         return None
-    per_dose = {d.mg for d in keep.doses}
-    times = len(keep.doses)
-    if len(per_dose) != 1:
-        return None
-    mg = per_dose.pop()
+    mg, times = regimen
     if mg * times == order.dosage.daily_mg and times == order.dosage.times_per_day:
         return None
     how = "once a day" if times == 1 else f"{times} times a day"
@@ -316,3 +314,8 @@ def _corrected_order(
             ),
         ),
     )
+
+
+def _indication_id(k: Knowledge, patient: Patient) -> str | None:
+    found = match_indication(k, patient.indication) if patient.indication else None
+    return found.id if found is not None else None

@@ -25,6 +25,7 @@ from gabaguide.knowledge.auditfile import AuditFile
 from gabaguide.knowledge.cdsfile import CdsFile
 from gabaguide.knowledge.diaryfile import DiaryFile
 from gabaguide.knowledge.model import Knowledge
+from gabaguide.knowledge.planningfile import PlanningFile
 from gabaguide.knowledge.schema import (
     AlternativesFile,
     DosingFile,
@@ -79,6 +80,7 @@ def load_from(directory: Traversable) -> Knowledge:
     diary = read("diary.toml", DiaryFile)
     cds = read("cds.toml", CdsFile)
     audit = read("audit.toml", AuditFile)
+    planning = read("planning.toml", PlanningFile)
     manifest = read("vocabulary/manifest.toml", ValueSetsManifest)
     drugs = _read_csv(directory, "vocabulary/rxnorm.csv", _drug_entry, problems)
     mme = _read_csv(directory, "vocabulary/mme.csv", _mme_factor, problems)
@@ -105,6 +107,7 @@ def load_from(directory: Traversable) -> Knowledge:
         and diary
         and cds
         and audit
+        and planning
         and manifest
     ):
         raise KnowledgeError(["knowledge files missing"])  # pragma: no cover - reported above
@@ -126,6 +129,7 @@ def load_from(directory: Traversable) -> Knowledge:
         diary=diary,
         cds=cds,
         audit=audit,
+        planning=planning,
         opioid_strengths=strengths,
         statements=tuple(s for f in facts for s in f.statements),
         adverse_reactions=tuple(r for f in facts for r in f.adverse_reactions),

@@ -12,6 +12,7 @@ from gabaguide.domain import Citation
 from gabaguide.knowledge.auditfile import AuditFile
 from gabaguide.knowledge.cdsfile import CdsFile
 from gabaguide.knowledge.diaryfile import DiaryFile, RedFlag, SideEffect
+from gabaguide.knowledge.planningfile import PlanningFile
 from gabaguide.knowledge.schema import (
     AdverseReaction,
     AlternativesFile,
@@ -68,6 +69,8 @@ class Knowledge:
     cds: CdsFile
     audit: AuditFile
     """The CDS Hooks service's codes, units and card policy."""
+    planning: PlanningFile
+    """The planning gate, creatinine reference ranges, CKD-EPI 2021 and plausibility limits."""
     opioid_strengths: tuple[OpioidStrength, ...] = ()
     """Strength of each opioid product (vocabulary/opioid-strengths.csv), to count tablets as mg."""
     statements: tuple[Statement, ...] = ()

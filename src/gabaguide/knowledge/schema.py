@@ -218,6 +218,12 @@ class Limits(Record):
     max_interval_h: float = Field(gt=0)
     label_max_daily_mg: float = Field(gt=0)
     generic_scheme: str = Field(description="titration used when only target_daily_mg is given")
+    solids_within_fraction: float = Field(
+        gt=0,
+        le=1,
+        description="an adult dose rounded down to solids must keep at least this fraction of "
+        "the dose wanted, else the oral solution measures it",
+    )
     cite: Cite = NonEmptyCite
 
 

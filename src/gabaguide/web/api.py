@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 
-from gabaguide.clinical.assess import assess, resolve_products
+from gabaguide.clinical.assess import assess, check_patient
 from gabaguide.clinical.checks import interaction_check, schedule_report
 from gabaguide.domain import (
     CRCL_ML_MIN_RANGE,
@@ -45,7 +45,7 @@ PatientBody = Annotated[Patient, Body(openapi_examples={"patient": {"value": EXA
 
 
 def _assess(state: AppState, patient: Patient) -> Assessment:
-    resolve_products(state.knowledge, patient)  # InputError names an unknown product reference
+    check_patient(state.knowledge, patient)  # InputError: an unknown product, an impossible pair
     return assess(patient, state.knowledge)
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from gabaguide.clinical.assess import assess, resolve_products
+from gabaguide.clinical.assess import assess, check_patient
 from gabaguide.domain import Assessment, Patient, parse_patient
 from gabaguide.errors import InputError
 from gabaguide.interop.pkplot import concentration_chart
@@ -86,7 +86,7 @@ async def assess_submit(request: Request, state: State, form: CheckedForm) -> HT
     patient = None
     try:
         patient = parse_patient(data)
-        resolve_products(state.knowledge, patient)
+        check_patient(state.knowledge, patient)
     except InputError as exc:
         problems.extend(exc.problems)
     errors = problems_by_field(problems)
@@ -107,7 +107,7 @@ async def assess_calendar(request: Request, state: State, form: CheckedForm) -> 
             routine = dict(data.get("routine") or {}) | {"start_date": str(form["start_date"])}
             data["routine"] = routine
         patient = parse_patient(data)
-        resolve_products(state.knowledge, patient)
+        check_patient(state.knowledge, patient)
         return ics_response(state, assess(patient, state.knowledge))
     except (json.JSONDecodeError, AttributeError, TypeError):
         problems = ["patient must be the JSON the result page was made from"]

@@ -1,0 +1,120 @@
+"""The post-hemodialysis supplement: paired with the maintenance dose by the renal table's column,
+made of real strengths, and timed after each session on the patient's dialysis days.
+
+The session weekdays, the time a session ends and the plan's start date come from the routine;
+when any is missing the supplement is still part of the plan but not of the dose times or the
+dispensing, and a finding asks for what is missing (never guessed).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from gabaguide.domain import (
+    WEEKDAYS,
+    DialysisSupplement,
+    Finding,
+    Patient,
+    Plan,
+    ScheduledDose,
+    Unit,
+)
+from gabaguide.knowledge import Knowledge
+
+from .compose import compose
+from .findings import finding
+from .grid import supplement_for_column
+from .renal import RenalRange, hemodialysis_supplement
+
+
+def with_supplement(
+    k: Knowledge, patient: Patient, plan: Plan, rng: RenalRange
+) -> tuple[Plan, list[Finding]]:
+    """The plan with its supplement after each session (when the table gives one) and findings."""
+    if rng.avoid or plan.maintenance is None or plan.held or plan.taper:
+        return plan, []
+    if plan.renal_column is not None:
+        found = supplement_for_column(k, plan.product, plan.renal_column.column - 1)
+        how = f"column {plan.renal_column.column} of the label's table, the maintenance dose's"
+    else:
+        found = hemodialysis_supplement(k, plan.product, plan.maintenance.daily_mg)
+        how = "the column at or below the maintenance dose"
+    if found is None:
+        return plan, []
+    units = compose_units(k, plan.product, found.supplement_mg)
+    routine = patient.routine
+    days = routine.dialysis_days if routine else ()
+    time = routine.dialysis_end if routine else None
+    supplement = DialysisSupplement(
+        mg=found.supplement_mg,
+        units=units,
+        after_hours_of_dialysis=found.after_hours_of_dialysis,
+        days=days,
+        time=time,
+        citations=found.cite,
+    )
+    out = [
+        finding(
+            k,
+            "renal.hemodialysis-supplement",
+            f"After each {found.after_hours_of_dialysis:g} hours of hemodialysis: "
+            f"{found.supplement_mg:g} mg supplemental dose.",
+            f"For a maintenance dose of {plan.maintenance.daily_mg:g} mg/day the label's table "
+            f"gives this supplement ({how}). It is taken after the session, on dialysis days only.",
+            found.cite,
+        )
+    ]
+    missing = [
+        name
+        for name, value in (
+            ("routine.dialysis_days", days),
+            ("routine.dialysis_end", time),
+            ("routine.start_date", routine.start_date if routine else None),
+        )
+        if not value
+    ]
+    if missing:
+        out.append(
+            finding(
+                k,
+                "renal.hemodialysis-schedule-needed",
+                "Give " + ", ".join(missing) + " to put the supplement in the dose times, "
+                "the calendar and the dispensing.",
+                "The supplement is taken after each session; gabaguide does not guess the "
+                "dialysis days or times.",
+                found.cite,
+            )
+        )
+    return plan.model_copy(update={"dialysis_supplement": supplement}), out
+
+
+def compose_units(k: Knowledge, product: str, mg: float) -> tuple[Unit, ...]:
+    units = compose(k.product_by_id[product], mg)
+    if units is None:
+        raise ValueError(f"{mg} mg cannot be made from {product}")
+    return units
+
+
+def supplement_doses(plan: Plan, start: date | None, last_day: int) -> tuple[ScheduledDose, ...]:
+    """The supplement on each dialysis day of the plan's days 1..last_day (none without the
+    session days, the end time and the start date)."""
+    s = plan.dialysis_supplement
+    if s is None or not s.days or s.time is None or start is None:
+        return ()
+    out = []
+    for day in range(1, last_day + 1):
+        when = start + timedelta(days=day - 1)
+        if WEEKDAYS[when.weekday()] in s.days:
+            out.append(
+                ScheduledDose(
+                    day=day,
+                    date=when.isoformat(),
+                    time=s.time,
+                    phase="dialysis-supplement",
+                    product=plan.product,
+                    mg=s.mg,
+                    units=s.units,
+                    note="After the dialysis session (dialysis days only).",
+                )
+            )
+    return tuple(out)
