@@ -41,7 +41,7 @@ def plan_scenario(
         return PlanScenario(None, f"the models cover immediate-release products only, not {name}")
     if a.renal.crcl_ml_min is None:
         return PlanScenario(None, "kidney function is unknown, so the curve cannot be drawn")
-    if patient.dialysis != "none":
+    if patient.dialysis in ("hemodialysis", "peritoneal"):
         return PlanScenario(
             None,
             "on dialysis the curve depends on the session days: use `gabaguide simulate "

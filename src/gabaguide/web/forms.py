@@ -63,12 +63,15 @@ def patient_data(
         }
     routine: dict[str, Any] = {
         key: form.get(key, "").strip()
-        for key in ("wake", "sleep", "start_date")
+        for key in ("wake", "sleep", "start_date", "dialysis_end")
         if form.get(key, "").strip()
     }
     meals = [t.strip() for t in form.get("meals", "").split(",") if t.strip()]
     if meals:
         routine["meals"] = meals
+    days = [d.strip().lower()[:3] for d in form.get("dialysis_days", "").split(",") if d.strip()]
+    if days:
+        routine["dialysis_days"] = days
     if routine:
         data["routine"] = routine
     meds: list[dict[str, Any]] = []
@@ -112,9 +115,10 @@ def form_values(data: Mapping[str, Any]) -> dict[str, Any]:
     values["current_dose_mg"] = _text(current.get("dose_mg"))
     values["current_times_per_day"] = _text(current.get("times_per_day"))
     routine = data.get("routine") or {}
-    for key in ("wake", "sleep", "start_date"):
+    for key in ("wake", "sleep", "start_date", "dialysis_end"):
         values[key] = routine.get(key) or ""
     values["meals"] = ", ".join(routine.get("meals") or ())
+    values["dialysis_days"] = ", ".join(routine.get("dialysis_days") or ())
     values["medications"] = [
         {
             "name": m.get("name", ""),

@@ -151,6 +151,9 @@ def _form(
     )
 
 
+SERIOUS = ("contraindicated", "warning")
+
+
 def result_context(
     state: AppState, patient: Patient, data: dict[str, Any], a: Assessment
 ) -> dict[str, Any]:
@@ -174,6 +177,7 @@ def result_context(
         "patient": patient,
         "patient_json": json.dumps(data),
         "findings": findings,
+        "answer_reasons": [f for f in findings if f.severity in SERIOUS][:3],
         "plan_chart": plan_chart(a),
         "pk_chart": pk_chart,
         "pk_reason": pk_reason,
