@@ -70,7 +70,19 @@ def assessment_view(a: Assessment) -> RenderableType:
         renal.append(f"\nLabel band {r.band}: the product is not to be used (see findings)")
     if r.hemodialysis_supplement_mg:
         renal.append(f"\nAfter each 4 h of hemodialysis: {r.hemodialysis_supplement_mg:g} mg")
-    parts: list[RenderableType] = [renal]
+    status = {
+        "planned": "plan made",
+        "held": "held start only, until kidney function is known",
+        "not-planned": "no plan (see the warnings)",
+        "not-asked": "review of the current regimen",
+    }[a.plan_status]
+    answer = Text.assemble(("Answer: ", "bold"), status)
+    for f in [f for f in a.findings if f.severity in ("contraindicated", "warning")][:3]:
+        answer.append(f"\n  - {f.summary}")
+    used = Text.assemble(
+        ("Inputs used: ", "bold"), "; ".join(f"{i.field} {i.value}" for i in a.inputs)
+    )
+    parts: list[RenderableType] = [answer, used, renal]
     p = a.plan
     if p is not None:
         head = Text.assemble(("Plan: ", "bold"), p.product)
@@ -80,6 +92,13 @@ def assessment_view(a: Assessment) -> RenderableType:
             head.append(f", target {p.target_daily_mg:g} mg/day")
         if p.max_daily_mg is not None:
             head.append(f", maximum {p.max_daily_mg:g} mg/day")
+        if p.renal_column is not None:
+            head.append(f"\n{p.renal_column.text}")
+        if p.dialysis_supplement is not None:
+            days = ", ".join(p.dialysis_supplement.days) or "session days not given"
+            head.append(
+                f"\nAfter each hemodialysis session ({days}): {p.dialysis_supplement.mg:g} mg"
+            )
         parts.append(head)
         if p.titration:
             parts.append(_days_table("Titration", p.titration))

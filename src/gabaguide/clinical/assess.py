@@ -139,11 +139,13 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
     findings += screen_findings(k, facts)
 
     gate = can_plan(k, patient, product, crcl, findings, doubts.kidneys)
+    answer: list[Finding] = []  # why there is (or is no) plan: first within each severity
     if patient.goal in ("start", "switch") or gate.contraindicated:
-        findings += gate.findings  # a stop is tapered unless the patient must not take it at all
+        # a stop is tapered unless the patient must not take it at all
+        answer += gate.findings
     plan: Plan | None = None
     if patient.goal == "start":
-        plan = _start(k, patient, product, indication, rng, gate, findings)
+        plan = _start(k, patient, product, indication, rng, gate, answer)
     if current is not None and patient.current_regimen is not None:
         findings += check_current(k, patient, current, ind_id, crcl)
     if switching:
@@ -182,7 +184,7 @@ def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:
         inputs=inputs_used(k, patient, crcl),
         renal=_renal_summary(crcl, rng, plan),
         plan=plan,
-        findings=by_severity(merge_duplicates(findings)),
+        findings=by_severity(merge_duplicates([*answer, *findings])),
         alternatives=alternatives_for(k, ind_id, facts),
         schedule=schedule,
         dispensing=dispensing(k, plan, schedule) if plan is not None else (),
