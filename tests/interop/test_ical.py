@@ -119,3 +119,30 @@ def test_naive_stamp_is_taken_as_utc() -> None:
 def test_doses_without_a_date_cannot_be_put_on_a_calendar() -> None:
     with pytest.raises(ValueError, match="start date"):
         calendar_ics(_doses(start_date=None), NAMES, 0, STAMP)
+
+
+def test_dialysis_supplements_are_events_after_each_session() -> None:
+    """On hemodialysis Mon/Wed/Fri ending 13:00 from Monday 7 Dec 2026: the supplement of the
+    maintenance dose's column (CrCl 10, 1800 mg/day column -> 200 mg) is an event at 13:00 on
+    session days only [NEU48 §2.3 Table 1 footnote b]."""
+    a = run(
+        age_years=60,
+        crcl_ml_min=10,
+        dialysis="hemodialysis",
+        indication="PHN",
+        routine={
+            "dialysis_days": ["mon", "wed", "fri"],
+            "dialysis_end": "13:00",
+            "start_date": "2026-12-07",
+        },
+    )
+    supplements = [
+        e
+        for e in _events(calendar_ics(a.schedule, NAMES, 0, STAMP))
+        if "dialysis" in str(e.get("summary"))
+    ]
+    assert supplements
+    starts = [e.decoded("dtstart") for e in supplements]
+    assert all(s.strftime("%a %H:%M") in ("Mon 13:00", "Wed 13:00", "Fri 13:00") for s in starts)
+    assert all("200 mg" in str(e.get("summary")) for e in supplements)
+    assert len(supplements) == sum(1 for d in a.schedule if d.phase == "dialysis-supplement")
