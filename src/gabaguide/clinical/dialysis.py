@@ -23,7 +23,7 @@ from gabaguide.knowledge import Knowledge
 
 from .compose import compose
 from .findings import finding
-from .grid import supplement_for_column
+from .grid import grid_for, supplement_for_column
 from .renal import RenalRange, hemodialysis_supplement
 
 
@@ -34,8 +34,13 @@ def with_supplement(
     if rng.avoid or plan.maintenance is None or plan.held or plan.taper:
         return plan, []
     if plan.renal_column is not None:
-        found = supplement_for_column(k, plan.product, plan.renal_column.column - 1)
-        how = f"column {plan.renal_column.column} of the label's table, the maintenance dose's"
+        index: int | None = plan.renal_column.column - 1
+    else:  # the normal-function row: the maintenance dose's own column
+        grid = grid_for(k, plan.product, None, rng)
+        index = grid.read(plan.maintenance.daily_mg).index if grid is not None else None
+    if index is not None:
+        found = supplement_for_column(k, plan.product, index)
+        how = f"column {index + 1} of the label's table, the maintenance dose's"
     else:
         found = hemodialysis_supplement(k, plan.product, plan.maintenance.daily_mg)
         how = "the column at or below the maintenance dose"
