@@ -341,6 +341,14 @@ class DialysisSupplement(BaseModel):
     after_hours_of_dialysis: float
     days: tuple[Weekday, ...] = Field((), description="Session weekdays; empty = not yet known.")
     time: str | None = Field(None, description="Clock time the session ends; None = not known.")
+    row_daily_mg: tuple[float, ...] = Field(
+        (), description="The row's daily dose in each column of the renal table."
+    )
+    column_supplements_mg: tuple[float, ...] = Field(
+        (),
+        description="The supplement printed in each column: a titration day gets the one of its "
+        "own dose's column.",
+    )
     citations: tuple[Citation, ...] = ()
 
 

@@ -193,4 +193,7 @@ def test_dialysis_supplements_fall_on_session_days_only(
         for line in a.dispensing
         if line.phase == "dialysis-supplement"
     )
-    assert abs(dispensed - len(timed) * a.plan.dialysis_supplement.mg) < 1e-6
+    assert abs(dispensed - sum(s.mg for s in timed)) < 1e-6
+    # while titrating, a day's supplement is its own dose's column's, never above the maintenance's
+    assert all(s.mg <= a.plan.dialysis_supplement.mg for s in timed)
+    assert timed[-1].mg == a.plan.dialysis_supplement.mg

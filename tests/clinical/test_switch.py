@@ -103,23 +103,44 @@ def test_above_the_last_row(k: Knowledge) -> None:
     assert p.switch.converted_daily_mg == last.pregabalin_mg
 
 
-@pytest.mark.parametrize("daily", [1200, 1800, 2400, 3000])
-def test_crcl_40_takes_the_renal_column_at_or_below(k: Knowledge, daily: float) -> None:
-    # SOPHIE: CrCl 30-60 row; its columns are half the normal-function doses
+@pytest.mark.parametrize(
+    ("taken", "times", "normal"),
+    [
+        # NEU48 §2.3 Table 1: the >30-59 row's columns (BID) and their normal-function doses
+        pytest.param(300, 2, 1200, id="300-bid=1200"),
+        pytest.param(400, 2, 1800, id="400-bid=1800"),
+        pytest.param(500, 2, 2400, id="500-bid=2400"),
+        pytest.param(700, 2, 3600, id="700-bid=3600"),
+    ],
+)
+def test_crcl_40_reads_the_dose_back_then_takes_the_renal_column_at_or_below(
+    k: Knowledge, taken: float, times: int, normal: float
+) -> None:
+    # The dose taken at CrCl 40 stands for its column at normal function (D1b); Toth's table is in
+    # normal-function doses; then the pregabalin row 30-60 (SOPHIE), columns half the normal doses.
     converted = next(
         r.pregabalin_mg
         for r in k.switch.conversion.rows
-        if daily > r.above_mg and (r.up_to_mg is None or daily <= r.up_to_mg)
+        if normal > r.above_mg and (r.up_to_mg is None or normal <= r.up_to_mg)
     )
     row = renal_row(k, "30-60")
     expected = column_at_or_below(k, row, converted)
-    p = plan_of(switch(daily, crcl_ml_min=40))
+    p = plan_of(
+        run(
+            age_years=55,
+            crcl_ml_min=40,
+            indication="PHN",
+            goal="switch",
+            current_regimen={"product": "gabapentin", "dose_mg": taken, "times_per_day": times},
+        )
+    )
     assert p.switch is not None
     assert p.switch.converted_daily_mg == converted
     assert p.switch.daily_mg == expected
     assert expected < converted
     assert p.switch.doses_per_day in row.doses_per_day
     assert "30-60" in p.switch.caveat
+    assert f"stands for {normal:g} mg/day" in p.switch.caveat
 
 
 def test_crcl_exactly_60_uses_the_30_to_60_row(k: Knowledge) -> None:
@@ -137,7 +158,8 @@ def test_crcl_exactly_60_uses_the_30_to_60_row(k: Knowledge) -> None:
 
 
 def test_crcl_exactly_30_uses_the_15_to_30_row(k: Knowledge) -> None:
-    p = plan_of(switch(2400, crcl_ml_min=30))
+    # 500 mg once daily at CrCl 30 (gabapentin row >15-29, D1) is the 2400 column -> 450
+    p = plan_of(switch(500, crcl_ml_min=30))
     row = renal_row(k, "15-30")
     assert p.switch is not None
     assert p.switch.daily_mg == column_at_or_below(k, row, 450)

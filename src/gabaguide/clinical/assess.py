@@ -29,6 +29,7 @@ from .dialysis import with_supplement
 from .dispensing import dispensing
 from .findings import by_severity, finding, merge_duplicates
 from .gate import Gate, can_plan
+from .grid import grid_for
 from .indication import indication_finding
 from .interactions import (
     MedicationReview,
@@ -39,7 +40,14 @@ from .interactions import (
     review,
 )
 from .plausibility import implausible, impossible, inputs_used
-from .renal import CrCl, RenalRange, estimate_crcl, patient_renal_range, renal_findings
+from .renal import (
+    CrCl,
+    RenalRange,
+    estimate_crcl,
+    patient_renal_range,
+    renal_findings,
+    renal_range,
+)
 from .schedule import Scheduled, schedule_plan
 from .screening import patient_facts, screen_findings
 from .start import held_start, start_plan
@@ -302,7 +310,15 @@ def _switch_plan(
             )
         )
         return None
-    result = switch_to_pregabalin(k, current, reg.dose_mg * reg.times_per_day, crcl_ml_min, ind)
+    rng = renal_range(k, current.id, ind, crcl_ml_min, patient.dialysis)
+    result = switch_to_pregabalin(
+        k,
+        current,
+        reg.dose_mg * reg.times_per_day,
+        crcl_ml_min,
+        ind,
+        grid_for(k, current.id, ind, rng),
+    )
     if result.plan is None or result.plan.switch is None:
         findings.append(
             finding(

@@ -33,10 +33,10 @@ def with_supplement(
     """The plan with its supplement after each session (when the table gives one) and findings."""
     if rng.avoid or plan.maintenance is None or plan.held or plan.taper:
         return plan, []
+    grid = grid_for(k, plan.product, None, rng)
     if plan.renal_column is not None:
         index: int | None = plan.renal_column.column - 1
     else:  # the normal-function row: the maintenance dose's own column
-        grid = grid_for(k, plan.product, None, rng)
         index = grid.read(plan.maintenance.daily_mg).index if grid is not None else None
     if index is not None:
         found = supplement_for_column(k, plan.product, index)
@@ -50,12 +50,19 @@ def with_supplement(
     routine = patient.routine
     days = routine.dialysis_days if routine else ()
     time = routine.dialysis_end if routine else None
+    printed = sorted(
+        (h for h in k.renal.hemodialysis_supplements if h.product == plan.product),
+        key=lambda h: h.maintenance_mg,
+    )
+    by_column = grid is not None and len(printed) == len(grid.row_daily_mg)
     supplement = DialysisSupplement(
         mg=found.supplement_mg,
         units=units,
         after_hours_of_dialysis=found.after_hours_of_dialysis,
         days=days,
         time=time,
+        row_daily_mg=grid.row_daily_mg if grid is not None and by_column else (),
+        column_supplements_mg=tuple(h.supplement_mg for h in printed) if by_column else (),
         citations=found.cite,
     )
     out = [
@@ -100,26 +107,44 @@ def compose_units(k: Knowledge, product: str, mg: float) -> tuple[Unit, ...]:
     return units
 
 
-def supplement_doses(plan: Plan, start: date | None, last_day: int) -> tuple[ScheduledDose, ...]:
-    """The supplement on each dialysis day of the plan's days 1..last_day (none without the
-    session days, the end time and the start date)."""
+def supplement_doses(
+    k: Knowledge, plan: Plan, start: date | None, daily_by_day: dict[int, float]
+) -> tuple[ScheduledDose, ...]:
+    """The supplement on each dialysis day of the plan (``daily_by_day``: the day's total of the
+    regular doses), paired with that day's dose by column: while titrating, a lower column's
+    supplement (none without the session days, the end time and the start date)."""
     s = plan.dialysis_supplement
     if s is None or not s.days or s.time is None or start is None:
         return ()
     out = []
-    for day in range(1, last_day + 1):
+    for day in sorted(daily_by_day):
         when = start + timedelta(days=day - 1)
-        if WEEKDAYS[when.weekday()] in s.days:
-            out.append(
-                ScheduledDose(
-                    day=day,
-                    date=when.isoformat(),
-                    time=s.time,
-                    phase="dialysis-supplement",
-                    product=plan.product,
-                    mg=s.mg,
-                    units=s.units,
-                    note="After the dialysis session (dialysis days only).",
-                )
+        if WEEKDAYS[when.weekday()] not in s.days:
+            continue
+        at_maintenance = plan.maintenance is not None and (
+            daily_by_day[day] >= plan.maintenance.daily_mg - 1e-9
+        )
+        mg = s.mg if at_maintenance else _for_daily(s, daily_by_day[day])
+        out.append(
+            ScheduledDose(
+                day=day,
+                date=when.isoformat(),
+                time=s.time,
+                phase="dialysis-supplement",
+                product=plan.product,
+                mg=mg,
+                units=s.units if mg == s.mg else compose_units(k, plan.product, mg),
+                note="After the dialysis session (dialysis days only).",
             )
+        )
     return tuple(out)
+
+
+def _for_daily(s: DialysisSupplement, daily_mg: float) -> float:
+    """The supplement of the column a day's dose is in (the column at or below it), never more
+    than the maintenance dose's."""
+    if not s.row_daily_mg or not s.column_supplements_mg:
+        return s.mg
+    at_or_below = [i for i, d in enumerate(s.row_daily_mg) if d <= daily_mg + 1e-9]
+    index = at_or_below[-1] if at_or_below else 0
+    return min(s.column_supplements_mg[index], s.mg)

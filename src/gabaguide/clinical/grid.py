@@ -74,6 +74,17 @@ class Grid:
             on_column=_on(cols, normal_daily_mg),
         )
 
+    def read_back(self, row_daily_mg: float) -> float:
+        """The normal-function daily dose a dose taken in this row stands for: the column at or
+        below it (scaled from the first column below it), never more than meant."""
+        if self.is_normal:
+            return row_daily_mg
+        row = self.row_daily_mg
+        if row_daily_mg < row[0] - 1e-9:
+            return self.normal_daily_mg[0] * row_daily_mg / row[0]
+        index = bisect_right(row, row_daily_mg + 1e-9) - 1
+        return self.normal_daily_mg[index]
+
     def start_mg(self, target_normal_mg: float) -> float:
         """The normal-function dose a start maps from: the first column, or the target if lower."""
         return min(self.first_normal_mg, target_normal_mg)

@@ -89,6 +89,8 @@ def _steps(scheme: DosingScheme, factor: float, target: float) -> Iterator[_Step
             return
     assert last is not None
     if scheme.step_up is None or scheme.step_interval_days is None:
+        if last.daily_mg < target:  # a target above the last printed step (within the maximum)
+            yield _Step(last.from_day + 1, target, scheme.doses_per_day, 1)
         return
     daily, day = last.daily_mg, last.from_day
     while daily < target:

@@ -80,7 +80,10 @@ def schedule_plan(
     timed = _retime(plan, ctx)
     start = date.fromisoformat(routine.start_date) if routine and routine.start_date else None
     doses = tuple(_scheduled(timed, ctx, sched.maintenance_days, start))
-    extra = supplement_doses(timed, start, max((d.day for d in doses), default=0))
+    daily: dict[int, float] = {}
+    for d in doses:
+        daily[d.day] = daily.get(d.day, 0.0) + d.mg
+    extra = supplement_doses(k, timed, start, daily)
     if extra:
         doses = tuple(sorted((*doses, *extra), key=lambda d: (d.day, d.date or "", d.time)))
     findings += [f for n in sorted(ctx.memo) for f in ctx.memo[n].findings]

@@ -57,20 +57,27 @@ def switch_to_pregabalin(
     daily_mg: float,
     crcl: float | None,
     indication: str | None,
+    current_grid: Grid | None = None,
 ) -> SwitchResult:
-    """The overnight switch plan, or the reason none can be made."""
+    """The overnight switch plan, or the reason none can be made. ``current_grid`` is the current
+    product's renal grid row for the patient: the dose taken is read back to the normal-function
+    dose it stands for before the conversion table (which is in normal-function doses), so the
+    renal reduction is not counted twice."""
     conv = k.switch.conversion
     if current.ingredient != conv.from_ingredient:
         return SwitchResult(
             None, f"the conversion table is for {conv.from_ingredient}, not {current.name}"
         )
+    as_normal = daily_mg
+    if current_grid is not None and not current_grid.is_normal:
+        as_normal = current_grid.read_back(daily_mg)
     row = (
         next(
             r
             for r in conv.rows
-            if daily_mg > r.above_mg and (r.up_to_mg is None or daily_mg <= r.up_to_mg)
+            if as_normal > r.above_mg and (r.up_to_mg is None or as_normal <= r.up_to_mg)
         )
-        if daily_mg > 0
+        if as_normal > 0
         else conv.rows[0]
     )
     target = k.product_by_id[conv.to_product]
@@ -91,6 +98,12 @@ def switch_to_pregabalin(
             f"Pregabalin renal row for CrCl {crcl:.0f} mL/min: {renal.label}; "
             f"{reading.describe()} (the low end of a printed range)."
         )
+        if as_normal != daily_mg:
+            renal_note = (
+                f"{current.name} {daily_mg:g} mg/day at this kidney function stands for "
+                f"{as_normal:g} mg/day at normal function (the renal table's column), which "
+                f"the conversion table reads. {renal_note}"
+            )
         # In a reduced row the table's own regimen (QD / BID) governs; at normal function the
         # indication's divided doses that the row allows.
         allowed = (
