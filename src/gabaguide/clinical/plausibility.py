@@ -119,7 +119,7 @@ def _discordant(k: Knowledge, patient: Patient, scr_mg: float | None) -> list[st
     if implied <= 0 or not 1 / ratio <= measured / implied <= ratio:
         return [
             f"the measured crcl_ml_min {measured:g} mL/min is far from the {implied:.0f} mL/min "
-            f"the creatinine implies ({method}); the measured value was used"
+            f"the creatinine implies ({method}): check which is right"
         ]
     return []
 
