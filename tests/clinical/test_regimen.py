@@ -63,8 +63,9 @@ def test_renal_row_is_read_by_column_and_sets_frequency() -> None:
     assert a.plan.maintenance is not None
     assert a.plan.maintenance.daily_mg == 800
     assert [d.mg for d in a.plan.maintenance.doses] == [400, 400]
-    assert all(len(d.doses) == 2 for d in a.plan.titration)
-    assert a.plan.titration[0].doses[0].mg == 200  # the row's first column
+    assert all(len(d.doses) <= 2 for d in a.plan.titration)
+    # the PHN ramp in the row: the first column's dose once on day 1, then twice a day
+    assert [(d.doses[0].mg, len(d.doses)) for d in a.plan.titration[:2]] == [(200, 1), (200, 2)]
     assert a.plan.renal_column is not None
     assert (a.plan.renal_column.column, a.plan.renal_column.row_daily_mg) == (3, 800)
     assert a.plan.max_daily_mg == 1400

@@ -127,9 +127,11 @@ def titrate(
     """Day-by-day titration to ``target_daily_mg``, then maintenance.
 
     With a renal ``grid`` (a table that prints columns) the target and every step are doses at
-    normal kidney function, each read through the grid into the patient's row, the first step at
-    the row's first column (:mod:`.grid`); the row sets the doses a day. Without one, the renal
-    row's maximum caps the daily dose (products whose tables print only a range).
+    normal kidney function, each read through the grid into the patient's row (:mod:`.grid`); the
+    row sets the doses a day. Steps below the first column (a ramp such as PHN's 300 mg once, then
+    twice a day) keep their number of doses, each the row's first-column dose, so the start is the
+    row's first column or less. Without a grid, the renal row's maximum caps the daily dose
+    (products whose tables print only a range).
     """
     by_weight = scheme.unit == "mg/kg/day"
     factor = (weight_kg or 0.0) if by_weight else 1.0
@@ -152,9 +154,14 @@ def titrate(
     for step in _steps(scheme, factor, target):
         normal_wanted = min(step.daily_mg, target)
         wanted = in_row(normal_wanted)
-        dpd = step.doses_per_day
-        if band_dpd:  # a grid row gives its own doses a day from the first step on
-            dpd = band_dpd if mapped else min(dpd, band_dpd)
+        dpd = min(step.doses_per_day, band_dpd) if band_dpd else step.doses_per_day
+        if grid is not None and mapped and band_dpd:
+            if normal_wanted < grid.first_normal_mg <= target:
+                # A ramp below the first column (PHN: 300 mg once, then twice, then three times a
+                # day) keeps its doses a day, each the first column's dose of the row.
+                wanted = grid.row_daily_mg[0] / band_dpd * dpd
+            else:
+                dpd = band_dpd  # from the first column on, the row's own regimen
         per_dose = measurable_dose(product, wanted / dpd, by_weight, options, keep)
         while per_dose <= 0 and dpd > 1:
             dpd -= 1
@@ -191,4 +198,4 @@ def titrate(
         doses=doses_for(k, product, indication, per_dose, dpd),
         every_n_days=every,
     )
-    return Titration(tuple(days), maintenance, in_row(target), in_row(cap))
+    return Titration(tuple(days), maintenance, round(in_row(target), 1), round(in_row(cap), 1))
