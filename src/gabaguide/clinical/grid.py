@@ -35,7 +35,6 @@ class Grid:
 
     normal_daily_mg: tuple[float, ...]
     row_daily_mg: tuple[float, ...]
-    doses_per_day: int
     row_label: str
     citations: tuple[Citation, ...]
 
@@ -159,7 +158,6 @@ def grid_for(
     return Grid(
         normal_daily_mg=tuple(o * normal.doses_per_day for o in normal.regimen_options_mg),
         row_daily_mg=tuple(o * rng.doses_per_day for o in rng.regimen_options_mg),
-        doses_per_day=rng.doses_per_day,
         row_label=rng.label,
         citations=rng.citations,
     )

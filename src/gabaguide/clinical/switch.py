@@ -152,7 +152,6 @@ def pregabalin_grid(k: Knowledge, row: PregabalinRenalRow, end: Literal["low", "
     return Grid(
         normal_daily_mg=table.normal_columns,
         row_daily_mg=tuple(c.low if end == "low" else c.high for c in row.columns),
-        doses_per_day=row.doses_per_day[0],
         row_label=row.label,
         citations=table.cite,
     )
