@@ -246,3 +246,30 @@ def test_once_daily_ir_with_normal_kidneys_exceeds_interval() -> None:
         current_regimen={"product": "gabapentin", "dose_mg": 900, "times_per_day": 1},
     )
     assert "dose.interval-exceeded" in codes(a)
+
+
+@pytest.mark.parametrize(
+    ("target", "maintenance", "stops"),
+    [
+        # NEU48 §2.2 (5-11 years): titrate over about 3 days to 25-35 mg/kg/day. 25 kg: 625-875.
+        pytest.param(750, 750, False, id="30-mg-kg-reached-on-day-4"),
+        # above 35 mg/kg/day (up to 50 tolerated long-term) the plan stops at 875 and says so
+        pytest.param(1250, 870, True, id="50-mg-kg-stops-at-35"),
+    ],
+)
+def test_a_childs_target_above_the_last_step_stops_at_the_usual_range(
+    target: float, maintenance: float, stops: bool
+) -> None:
+    a = run(
+        age_years=8,
+        weight_kg=25,
+        serum_creatinine={"value": 0.4, "unit": "mg/dL"},
+        indication="partial-onset seizures",
+        target_daily_mg=target,
+    )
+    assert a.plan is not None
+    assert a.plan.maintenance is not None
+    assert a.plan.maintenance.daily_mg == maintenance
+    assert [d.day for d in a.plan.titration][-1] == 4  # the day after the last printed step
+    assert ("plan.titration-stops" in codes(a)) == stops
+    assert "dose.rounded" not in codes(a) or stops

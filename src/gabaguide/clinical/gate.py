@@ -71,8 +71,8 @@ def can_plan(
         return _withheld(
             k,
             "the kidney function rests on a value that looks like a typing error",
-            "Confirm the value named in the input finding (or give a measured CrCl), then assess "
-            "again.",
+            "Confirm the value named in the input finding (both, when a measured CrCl and the "
+            "creatinine disagree), then assess again.",
         )
     child = patient.age_years is not None and patient.age_years < adolescent_min_age(k)
     if child:

@@ -177,6 +177,21 @@ def start_plan(
         findings += _target_findings(
             k, patient.target_daily_mg, scheme, indication, rng, cap, limit, factor
         )
+    ceiling = _titration_ceiling(scheme, factor)
+    if ceiling is not None and min(target, limit) > ceiling + 1e-9:
+        findings.append(
+            finding(
+                k,
+                "plan.titration-stops",
+                f"The titration stops at {ceiling:g} mg/day, the top of the usual range; going on "
+                f"to {min(target, limit):g} mg/day is for the prescriber, in steps.",
+                f"Scheme {scheme.id} gives no steps above its usual range "
+                f"({scheme.maintenance_min_daily * factor:g}-{ceiling:g} mg/day); gabaguide does not "
+                "invent them.",
+                scheme.cite,
+            )
+        )
+        target = ceiling
     try:
         plan = titrate(k, product, scheme, rng, target, patient.weight_kg, scheme.indication, grid)
     except ValueError:
@@ -238,6 +253,15 @@ def start_plan(
         instructions=tuple(dict.fromkeys([*instructions, *scheme.instructions])),
         renal_column=column,
     )
+
+
+def _titration_ceiling(scheme: DosingScheme, factor: float) -> float | None:
+    """Where a scheme without a step-up rule stops: the top of its usual range (never below its
+    last printed step). None when the scheme keeps stepping up to the target."""
+    if scheme.step_up is not None and scheme.step_interval_days is not None:
+        return None
+    last = scheme.steps[-1].daily * factor
+    return max(last, scheme.maintenance_max_daily * factor)
 
 
 def _target_findings(
