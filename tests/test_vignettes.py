@@ -98,7 +98,6 @@ def test_the_cds_corrected_order_is_the_planned_maintenance(v: Vignette) -> None
         K,
         patient,
         K.product_by_id["gabapentin"],
-        "postherpetic-neuralgia",
         target,
         3,
         got.findings,

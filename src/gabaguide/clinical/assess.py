@@ -20,7 +20,7 @@ from gabaguide.domain import (
     ScheduledDose,
 )
 from gabaguide.errors import InputError
-from gabaguide.knowledge import Knowledge, load_knowledge, normalise
+from gabaguide.knowledge import Knowledge, load_knowledge
 from gabaguide.knowledge.schema import Indication, Product
 
 from .alternatives import alternatives_for
@@ -30,7 +30,7 @@ from .dispensing import dispensing
 from .findings import by_severity, finding, merge_duplicates
 from .gate import Gate, can_plan
 from .grid import grid_for
-from .indication import indication_finding
+from .indication import indication_finding, match_indication
 from .interactions import (
     MedicationReview,
     assessed,
@@ -97,11 +97,6 @@ def check_patient(k: Knowledge, patient: Patient) -> None:
     problems += impossible(k, patient)
     if problems:
         raise InputError(problems)
-
-
-def match_indication(k: Knowledge, text: str) -> Indication | None:
-    """The indication whose id, name or synonym equals the text (case and punctuation ignored)."""
-    return k.indication_by_name.get(normalise(text))
 
 
 def assess(patient: Patient, knowledge: Knowledge | None = None) -> Assessment:

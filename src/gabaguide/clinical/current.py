@@ -13,6 +13,7 @@ from gabaguide.knowledge.schema import Product
 from .findings import finding
 from .gate import can_plan
 from .grid import grid_for
+from .indication import indication_id
 from .plausibility import implausible
 from .regimen import measurable_dose, scheme_cap_mg
 from .renal import CrCl, estimate_crcl, patient_renal_range
@@ -97,7 +98,6 @@ def corrected_regimen(
     k: Knowledge,
     patient: Patient,
     product: Product,
-    indication: str | None,
     ordered_daily_mg: float,
     ordered_times_per_day: int,
     found: Sequence[Finding],
@@ -109,6 +109,7 @@ def corrected_regimen(
     through the renal grid (the same column in the patient's row). An order within the row keeps
     its daily dose in the row's doses a day. The label maximum caps it first.
     """
+    indication = indication_id(k, patient)
     crcl = estimate_crcl(patient, k)
     doubts = implausible(k, patient, crcl).kidneys
     if can_plan(k, patient, product, crcl, list(found), doubts).decision != "plan":

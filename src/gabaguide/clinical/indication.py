@@ -11,6 +11,17 @@ from .findings import finding
 from .screening import mentions
 
 
+def match_indication(k: Knowledge, text: str) -> Indication | None:
+    """The indication whose id, name or synonym equals the text (case and punctuation ignored)."""
+    return k.indication_by_name.get(normalise(text))
+
+
+def indication_id(k: Knowledge, patient: Patient) -> str | None:
+    """The id of the patient's indication, when it is a known one."""
+    found = match_indication(k, patient.indication) if patient.indication else None
+    return found.id if found is not None else None
+
+
 def indication_finding(
     k: Knowledge, ind: Indication, product: Product, patient: Patient
 ) -> Finding:

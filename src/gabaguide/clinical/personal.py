@@ -19,9 +19,10 @@ from gabaguide.records import (
     SupplyLine,
 )
 
-from .assess import assess, match_indication, resolve_product, schedule_for
+from .assess import assess, resolve_product, schedule_for
 from .diary import scale_problems
 from .dispensing import dispensing
+from .indication import indication_id
 from .regimen import doses_for
 
 SERIOUS = ("warning", "contraindicated")
@@ -49,8 +50,7 @@ def personal_plan(k: Knowledge, request: PlanRequest) -> tuple[Assessment, Perso
         and patient.goal == "review"
         and patient.current_regimen is not None
     ):
-        indication = match_indication(k, patient.indication) if patient.indication else None
-        ind_id = indication.id if indication else None
+        ind_id = indication_id(k, patient)
         scheduled = schedule_for(k, patient, _kept_regimen(k, patient, ind_id), ind_id)
         plan, schedule = scheduled.plan, scheduled.doses
     if plan is None or not schedule:

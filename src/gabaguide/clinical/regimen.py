@@ -16,7 +16,7 @@ from gabaguide.knowledge import Knowledge
 from gabaguide.knowledge.schema import DosingScheme, Product
 
 from .compose import compose, round_down
-from .grid import Grid
+from .grid import ColumnReading, grid_for
 from .renal import RenalRange
 
 
@@ -26,6 +26,8 @@ class Titration:
     maintenance: Maintenance
     target_daily_mg: float
     max_daily_mg: float
+    column: ColumnReading | None = None
+    """How the target was read through the renal grid (None at normal function or without one)."""
 
 
 @dataclass(frozen=True)
@@ -122,11 +124,10 @@ def titrate(
     target_daily_mg: float,
     weight_kg: float | None,
     indication: str | None,
-    grid: Grid | None = None,
 ) -> Titration:
     """Day-by-day titration to ``target_daily_mg``, then maintenance.
 
-    With a renal ``grid`` (a table that prints columns) the target and every step are doses at
+    Where the renal table prints columns (a grid) the target and every step are doses at
     normal kidney function, each read through the grid into the patient's row (:mod:`.grid`); the
     row sets the doses a day. Steps below the first column (a ramp such as PHN's 300 mg once, then
     twice a day) keep their number of doses, each the row's first-column dose, so the start is the
@@ -136,6 +137,7 @@ def titrate(
     by_weight = scheme.unit == "mg/kg/day"
     factor = (weight_kg or 0.0) if by_weight else 1.0
     cap = scheme_cap_mg(k, scheme, weight_kg)
+    grid = grid_for(k, product.id, indication, rng)
     mapped = grid is not None and not grid.is_normal
     if rng is not None and rng.daily_max_mg is not None and not mapped:
         cap = min(cap, rng.daily_max_mg)
@@ -198,4 +200,7 @@ def titrate(
         doses=doses_for(k, product, indication, per_dose, dpd),
         every_n_days=every,
     )
-    return Titration(tuple(days), maintenance, round(in_row(target), 1), round(in_row(cap), 1))
+    column = grid.read(target) if grid is not None and mapped else None
+    return Titration(
+        tuple(days), maintenance, round(in_row(target), 1), round(in_row(cap), 1), column
+    )

@@ -193,7 +193,7 @@ def start_plan(
         )
         target = ceiling
     try:
-        plan = titrate(k, product, scheme, rng, target, patient.weight_kg, scheme.indication, grid)
+        plan = titrate(k, product, scheme, rng, target, patient.weight_kg, scheme.indication)
     except ValueError:
         findings.append(
             finding(
@@ -209,13 +209,13 @@ def start_plan(
         return None
     column = None
     wanted = min(target, limit)
-    if grid is not None and mapped:
-        reading = grid.read(wanted)
+    reading = plan.column
+    if reading is not None:
         wanted = reading.row_daily_mg
         column = RenalColumn(
-            row=grid.row_label,
+            row=reading.grid.row_label,
             column=reading.index + 1,
-            columns=len(grid.normal_daily_mg),
+            columns=len(reading.grid.normal_daily_mg),
             normal_daily_mg=reading.normal_daily_mg,
             row_daily_mg=reading.row_daily_mg,
             text=reading.describe(),
@@ -229,7 +229,10 @@ def start_plan(
                 "to the regimen with the same exposure in each kidney-function row; the start, "
                 "every step and the target are read through it, the start at the row's first "
                 "column.",
-                [*grid.citations, k.citation("GG-DECISIONS", "D1b Renal tables read by column")],
+                [
+                    *reading.grid.citations,
+                    k.citation("GG-DECISIONS", "D1b Renal tables read by column"),
+                ],
             )
         )
     if plan.maintenance.daily_mg < wanted - 1e-9:

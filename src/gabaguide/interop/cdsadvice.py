@@ -19,7 +19,7 @@ from typing import Any
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from pydantic import ValidationError
 
-from gabaguide.clinical.assess import assess, match_indication
+from gabaguide.clinical.assess import assess
 from gabaguide.clinical.current import corrected_regimen
 from gabaguide.clinical.findings import finding
 from gabaguide.clinical.recognise import recognise
@@ -274,7 +274,6 @@ def _corrected_order(
         k,
         patient,
         order.product,
-        _indication_id(k, patient),
         order.dosage.daily_mg,
         order.dosage.times_per_day or 1,
         assessment.findings,
@@ -314,8 +313,3 @@ def _corrected_order(
             ),
         ),
     )
-
-
-def _indication_id(k: Knowledge, patient: Patient) -> str | None:
-    found = match_indication(k, patient.indication) if patient.indication else None
-    return found.id if found is not None else None
