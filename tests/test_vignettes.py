@@ -103,3 +103,13 @@ def test_the_cds_corrected_order_is_the_planned_maintenance(v: Vignette) -> None
         got.findings,
     )
     assert found == regimen(got.plan.maintenance.doses)
+
+
+def test_a_childs_answer_says_why_no_clearance_was_estimated() -> None:
+    """Under 12 Cockcroft-Gault is not used [NEU48 §2.3]: the echo says so instead of asking for
+    a value (sex) that would not be used."""
+    v = next(v for v in ROWS if v.id == "child-raised-creatinine")
+    got = answer(K, v)
+    assert isinstance(got, Assessment)
+    used = {i.field: i.value for i in got.inputs}
+    assert used["crcl_ml_min"].startswith("not estimated: Cockcroft-Gault is not used under 12")

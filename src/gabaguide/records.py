@@ -19,6 +19,7 @@ from gabaguide.domain import (
     Patient,
     ScheduledDose,
     ShortText,
+    Weekday,
 )
 
 _INPUT = ConfigDict(extra="forbid", frozen=True)
@@ -193,6 +194,12 @@ class PersonalPlan(BaseModel):
         description="One day of maintenance doses, repeated after the dated schedule ends."
     )
     cycle_days: int = Field(1, description="Days in one repeat of the maintenance pattern.")
+    after_dialysis: ScheduledDose | None = Field(
+        None,
+        description="The maintenance dose after each hemodialysis session, repeated on "
+        "`dialysis_days` after the dated schedule ends.",
+    )
+    dialysis_days: tuple[Weekday, ...] = ()
     ends: bool = Field(description="True when the plan stops (a taper), false when it continues.")
     baseline_pain: int | None = None
     dispensed_date: str

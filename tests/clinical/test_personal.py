@@ -333,3 +333,35 @@ def test_supply_of_any_plan(d: dict[str, Any], as_of_day: int) -> None:
             )
     outs = [ln.runs_out_on for ln in s.lines if ln.runs_out_on is not None]
     assert s.refill_due == (min(outs) if outs else None)
+
+
+HEMODIALYSIS = {
+    "age_years": 60,
+    "crcl_ml_min": 10,
+    "dialysis": "hemodialysis",
+    "indication": "PHN",
+    "target_daily_mg": 1800,
+    "routine": {"dialysis_days": ["mon", "wed", "fri"], "dialysis_end": "12:00"},
+}
+
+
+def test_the_diary_keeps_the_dose_after_dialysis_and_dispenses_it() -> None:
+    """NEU48 §2.3 Table 1 footnote b: the supplement after each session, on session days only,
+    also after the dated schedule ends; what is dispensed counts it (so the supply lasts)."""
+    start = date(2026, 12, 7)  # a Monday
+    _, plan = personal_plan(
+        K, PlanRequest(patient=parse_patient(HEMODIALYSIS), start_date=start.isoformat())
+    )
+    assert plan.after_dialysis is not None
+    assert plan.after_dialysis.mg == 200  # the 1800 column's supplement
+    assert plan.dialysis_days == ("mon", "wed", "fri")
+    timed = sum(d.mg for d in plan.schedule if d.phase == "dialysis-supplement")
+    dispensed = sum(line.quantity * line.strength_mg for line in plan.dispensed)
+    regular = sum(d.mg for d in plan.schedule if d.phase != "dialysis-supplement")
+    assert dispensed == pytest.approx(regular + timed)
+    calendar = PlanCalendar([plan])
+    later = start + timedelta(days=plan.schedule[-1].day + 14)  # past the dated schedule
+    for n in range(7):
+        day = later + timedelta(days=n)
+        after = [d for d in calendar.doses_on(day) if d.phase == "dialysis-supplement"]
+        assert len(after) == (1 if day.weekday() in (0, 2, 4) else 0), day

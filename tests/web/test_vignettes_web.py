@@ -47,6 +47,23 @@ FORM_CASES = {
         "allergies": "gabapentin (DRESS)",
     },
     "unknown-78": {"age_years": "78", "sex": "female", "indication": "postherpetic neuralgia"},
+    "hd-crcl-10-col3": {
+        "age_years": "60",
+        "crcl_ml_min": "10",
+        "dialysis": "hemodialysis",
+        "dialysis_days": "Monday, wed, Fri.",  # full names and abbreviations are both read
+        "dialysis_end": "12:00",
+        "start_date": "2026-12-07",
+        "indication": "PHN",
+        "target_daily_mg": "1800",
+    },
+    "child-raised-creatinine": {
+        "age_years": "9",
+        "weight_kg": "28",
+        "creatinine_value": "1.4",
+        "creatinine_unit": "mg/dL",
+        "indication": "partial-onset seizures",
+    },
     "grid-30-59-col3": {
         "age_years": "55",
         "crcl_ml_min": "45",
@@ -77,5 +94,8 @@ def test_the_result_page_says_the_answer_first(client: httpx.Client, case: str) 
     if got.plan_status == "not-planned":
         assert 'id="titration-table"' not in html
         assert "Use this plan in my diary" not in html
+    if got.plan is not None and got.plan.dialysis_supplement is not None:
+        assert "After each hemodialysis session: 200 mg (mon, wed, fri at 12:00)" in html
+        assert "After dialysis" in html  # the plan chart's phase
     if got.plan is not None and got.plan.renal_column is not None:
         assert escape(got.plan.renal_column.text, quote=False) in html

@@ -274,7 +274,8 @@ def _unknown_kidneys(k: Knowledge, patient: Patient, crcl: CrCl) -> Gate:
     scr = patient.serum_creatinine
     scr_mg_dl = creatinine_mg_dl(scr.value, scr.unit, k) if scr is not None else None
     if scr is not None and scr_mg_dl is not None:
-        upper = creatinine_upper_mg_dl(k, age if age is not None else 99.0, patient.sex)
+        adult = k.planning.plausibility.adult_age_years  # age unknown: the adult ranges
+        upper = creatinine_upper_mg_dl(k, age if age is not None else adult, patient.sex)
         if upper is not None and scr_mg_dl > upper:
             reasons.append(
                 f"creatinine {scr.value:g} {scr.unit} is above the reference range "

@@ -7,7 +7,15 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
-from gabaguide.domain import Assessment, Maintenance, Patient, Plan, Routine, ScheduledDose
+from gabaguide.domain import (
+    WEEKDAYS,
+    Assessment,
+    Maintenance,
+    Patient,
+    Plan,
+    Routine,
+    ScheduledDose,
+)
 from gabaguide.errors import InputError
 from gabaguide.knowledge import Knowledge
 from gabaguide.records import (
@@ -66,6 +74,8 @@ def personal_plan(k: Knowledge, request: PlanRequest) -> tuple[Assessment, Perso
     last_phase = regular[-1].phase
     cycle = plan.maintenance.every_n_days if plan.maintenance else 1
     pattern = _last_days(regular, cycle) if last_phase != "taper" else ()
+    after = [d for d in schedule if d.phase == "dialysis-supplement"]
+    sessions = plan.dialysis_supplement.days if plan.dialysis_supplement and after else ()
     return a, PersonalPlan(
         product=product.id,
         product_name=product.name,
@@ -74,10 +84,12 @@ def personal_plan(k: Knowledge, request: PlanRequest) -> tuple[Assessment, Perso
         maintenance_daily_mg=plan.maintenance.daily_mg if plan.maintenance else None,
         maintenance_doses=pattern,
         cycle_days=cycle,
+        after_dialysis=after[-1] if after and last_phase != "taper" else None,
+        dialysis_days=sessions,
         ends=last_phase == "taper",
         baseline_pain=request.baseline_pain,
         dispensed_date=request.dispensed_date or request.start_date,
-        dispensed=tuple(line for line in dispensing(k, plan) if line.phase == "total"),
+        dispensed=tuple(line for line in dispensing(k, plan, schedule) if line.phase == "total"),
         missed_dose=missed_dose_advice(k, product.id),
         findings_summary=tuple(f.summary for f in a.findings if f.severity in SERIOUS),
     )
@@ -168,7 +180,11 @@ class PlanCalendar:
             return ()
         first = plan.maintenance_doses[0].day
         want = first + (n - first) % plan.cycle_days
-        return tuple(d for d in plan.maintenance_doses if d.day == want)
+        regular = tuple(d for d in plan.maintenance_doses if d.day == want)
+        after = plan.after_dialysis
+        if after is None or WEEKDAYS[day.weekday()] not in plan.dialysis_days:
+            return regular
+        return tuple(sorted((*regular, after), key=lambda d: d.time))  # pattern doses, as above
 
     def planned(self, day: date) -> PlannedDay:
         doses = self.doses_on(day)

@@ -11,7 +11,13 @@ from gabaguide.domain import Finding, InputUsed, Patient
 from gabaguide.knowledge import Knowledge
 
 from .findings import finding
-from .renal import CrCl, cockcroft_gault, creatinine_mg_dl, egfr_ckd_epi_2021
+from .renal import (
+    CrCl,
+    adolescent_min_age,
+    cockcroft_gault,
+    creatinine_mg_dl,
+    egfr_ckd_epi_2021,
+)
 
 
 def impossible(k: Knowledge, patient: Patient) -> list[str]:
@@ -148,6 +154,11 @@ def inputs_used(k: Knowledge, patient: Patient, crcl: CrCl) -> tuple[InputUsed, 
     if crcl.ml_min is not None:
         how = "measured" if crcl.method == "measured" else "Cockcroft-Gault"
         add("crcl_ml_min", f"{crcl.ml_min:.1f} mL/min ({how})")
+    elif patient.age_years is not None and patient.age_years < adolescent_min_age(k):
+        add(
+            "crcl_ml_min",
+            f"not estimated: Cockcroft-Gault is not used under {adolescent_min_age(k):g} years",
+        )
     else:
         add(
             "crcl_ml_min",

@@ -1,6 +1,7 @@
 """The plan as a chart: milligrams a day over the days of the plan, one colour (and one pattern in
-the legend's words) per phase: titration, maintenance, taper, switch. A Vega-Lite spec built with
-Altair from the assessment's own schedule, so the chart shows exactly the doses that were planned.
+the legend's words) per phase: titration, maintenance, taper, switch, and the dose after dialysis
+stacked on its day. A Vega-Lite spec built with Altair from the assessment's own schedule, so the
+chart shows exactly the doses that were planned.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import altair as alt
 from gabaguide.domain import Assessment
 from gabaguide.interop.pkplot import COLOURS, WIDTH, Spec
 
-PHASES = ("titration", "maintenance", "taper", "switch")
+PHASES = ("titration", "maintenance", "taper", "switch", "dialysis-supplement")
 PHASE_NAMES = {
     "titration": "Titration (building up)",
     "maintenance": "Maintenance",
     "taper": "Taper (coming off)",
     "switch": "Switch",
+    "dialysis-supplement": "After dialysis",
 }
 
 
@@ -39,7 +41,8 @@ def plan_chart(a: Assessment) -> Spec | None:
         .mark_bar()
         .encode(
             x=alt.X("day:Q", title="Day of the plan", scale=alt.Scale(nice=False)),
-            y=alt.Y("mg_per_day:Q", title="mg per day", stack=None),
+            # a day holds one phase, plus the dose after a dialysis session stacked on top
+            y=alt.Y("mg_per_day:Q", title="mg per day", stack="zero"),
             color=alt.Color("phase:N", scale=colour, legend=alt.Legend(title=None, orient="top")),
             tooltip=[
                 alt.Tooltip("day:Q", title="Day"),

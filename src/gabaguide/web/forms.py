@@ -9,11 +9,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gabaguide.domain import WEEKDAYS
+
 MAX_MEDICATION_ROWS = 12
 NUMBER_FIELDS = ("age_years", "weight_kg", "height_cm", "crcl_ml_min", "target_daily_mg")
 CHOICE_FIELDS = ("patient_id", "sex", "dialysis", "goal", "indication", "product")
 FLAG_FIELDS = ("pregnant", "breastfeeding", "alcohol_use")
 LIST_FIELDS = ("allergies", "conditions", "failed_treatments")
+DAY_NAMES = dict(
+    zip(
+        WEEKDAYS,
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        strict=True,
+    )
+)
 
 
 def patient_data(
@@ -69,7 +78,7 @@ def patient_data(
     meals = [t.strip() for t in form.get("meals", "").split(",") if t.strip()]
     if meals:
         routine["meals"] = meals
-    days = [d.strip().lower()[:3] for d in form.get("dialysis_days", "").split(",") if d.strip()]
+    days = [_weekday(d) for d in form.get("dialysis_days", "").split(",") if d.strip()]
     if days:
         routine["dialysis_days"] = days
     if routine:
@@ -93,6 +102,12 @@ def patient_data(
     if meds:
         data["medications"] = meds
     return data, problems
+
+
+def _weekday(text: str) -> str:
+    """'Monday', 'mon' or 'Mon.' -> 'mon'; anything else as typed, for the error to name."""
+    word = text.strip().lower().rstrip(".")
+    return next((d for d in WEEKDAYS if word in (d, DAY_NAMES[d])), text.strip())
 
 
 def form_values(data: Mapping[str, Any]) -> dict[str, Any]:
